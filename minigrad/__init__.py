@@ -1,0 +1,1 @@
+"""minigrad: a small tape-based autograd engine."""
