@@ -1,1 +1,22 @@
-"""minigrad: a small tape-based autograd engine."""
+"""minigrad: a small, readable tape-based reverse-mode autograd engine on numpy.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+"""
+
+from . import ops
+from .autograd import grad
+from .ops import *  # noqa: F403
+from .primitive import Primitive
+from .tape import Entry, Tape, current_tape, enable_grad, is_grad_enabled, no_grad
+from .tensor import DEFAULT_FLOAT, Tensor, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
+    "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
+]

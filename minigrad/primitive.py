@@ -1,0 +1,155 @@
+"""Primitives: the only ops that touch the tape. Everything else in minigrad is composed of them.
+
+A primitive has a ``forward`` on numpy arrays and a ``vjp`` (vector-Jacobian product) rule written
+once with operators, methods and ``xp.<function>`` calls that numpy arrays and Tensors share:
+
+    vjp(xp, g, ans, *inputs, **params) -> one gradient per input (None where there is none)
+
+A plain backward runs the rule on arrays (``xp`` is :data:`minigrad.autograd.array_ops`), which is
+fast; ``create_graph=True`` runs the same rule on Tensors (``xp`` is :mod:`minigrad.ops`), so the
+backward pass is itself recorded and can be differentiated again.
+
+A ``fused`` primitive (a hand-written Numba kernel) gets arrays only: its rule cannot be recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .tape import Entry, _state
+from .tensor import Tensor
+
+
+class Primitive:
+    """A differentiable operation: forward on arrays, backward as a vjp rule."""
+
+    registry: ClassVar[dict[str, Primitive]] = {}
+
+    def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
+                 broadcasts: bool = False, fused: bool = False) -> None:
+        if name in Primitive.registry:
+            raise ValueError(f"primitive {name!r} is already registered")
+        self.name = name
+        self.forward = forward
+        self.vjp: Callable[..., Any] | None = None
+        self.n_out = n_out
+        self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
+        self.fused = fused
+        Primitive.registry[name] = self
+
+    def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
+        self.vjp = vjp
+        return vjp
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        return apply(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def lift(value: Any, like: np.dtype | None = None) -> Tensor:
+    """A Tensor for an op argument. Python scalars take the floating dtype of ``like``."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and like.kind == "f" and isinstance(value, int | float):
+        arr = np.asarray(value, dtype=like)
+    else:
+        arr = np.array(value)
+    arr.flags.writeable = False  # a constant we own: safe to save without a view
+    return Tensor._make(arr, None)
+
+
+def _lift_all(args: tuple) -> tuple:
+    like = None
+    for a in args:
+        if isinstance(a, Tensor) and (like is None or like.kind != "f"):
+            like = a.data.dtype
+    return tuple(lift(a, like) for a in args)
+
+
+def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
+    """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape."""
+    # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
+    record = False
+    arrays = []
+    for a in args:
+        if not isinstance(a, Tensor):
+            return apply(op, _lift_all(args), params)
+        arrays.append(a.data)
+        if a._rg:
+            record = True
+    try:
+        out = op.forward(*arrays, **params)
+    except ValueError as e:
+        raise _op_error(op, arrays, e) from None
+    if op.n_out == 1:
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        outs: tuple = (out,)
+    else:
+        outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+    state = _state
+    if state.anomaly:
+        from .anomaly import check_forward
+
+        check_forward(op, outs)
+    if not (record and state.grad_enabled):
+        if op.n_out == 1:
+            return Tensor._make(out, None)
+        return tuple(Tensor._make(o, None) for o in outs)
+
+    parents = []
+    for i, a in enumerate(args):
+        e = a._entry
+        if e is None:
+            arr = arrays[i]
+            if arr.flags.writeable:  # a leaf's array: save a read-only view of it
+                arr = arr.view()
+                arr.flags.writeable = False
+                arrays[i] = arr
+            parents.append(a if a._rg else None)
+        else:
+            parents.append(e)
+    for o in outs:
+        o.flags.writeable = False  # saved for backward: mutating it must fail loudly
+    entry = Entry(op, tuple(parents), tuple([a._slot for a in args]), (*arrays, *outs),
+                  params, op.n_out)
+    if state.anomaly:
+        from .anomaly import remember_origin
+
+        remember_origin(entry)
+    state.tape.record(entry)
+    if op.n_out == 1:
+        return Tensor._make(out, entry, 0)
+    return tuple(Tensor._make(o, entry, k) for k, o in enumerate(outs))
+
+
+def _op_error(op: Primitive, arrays: list, e: ValueError) -> ValueError:
+    """A forward failure, reworded to name the op and the shapes."""
+    if op.broadcasts:
+        shapes = " and ".join(str(a.shape) for a in arrays)
+        return ValueError(f"{op.name}: shapes {shapes} do not broadcast")
+    if str(e).startswith(op.name + ":"):
+        return e
+    return ValueError(f"{op.name}: {e}")
+
+
+def nondifferentiable(name: str, fn: Callable[..., Any]) -> Callable[..., Tensor]:
+    """An op whose result never requires grad (comparisons, sign, argmax): no tape entry."""
+
+    def op(*args: Any, **params: Any) -> Tensor:
+        like = next((a.data.dtype for a in args if isinstance(a, Tensor)), None)
+        arrays = [lift(a, like).data for a in args]
+        try:
+            return Tensor._make(np.asarray(fn(*arrays, **params)), None)
+        except ValueError:
+            shapes = " and ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"{name}: shapes {shapes} do not broadcast") from None
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"``{name}``: computed on the data, never requires grad."
+    return op

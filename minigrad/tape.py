@@ -1,0 +1,176 @@
+"""The tape: one entry per differentiable op, in execution order, and the recording switches.
+
+An :class:`Entry` is what an op leaves behind when it runs with recording on: the primitive, where
+its inputs came from (``parents``), the arrays its backward rule reads (``saved``), and its static
+parameters. Entries are numbered from one process-wide counter, so the number is a position in
+execution order, and the entries of a graph sorted by it are in a topological order.
+
+Each thread records on its own :class:`Tape` and has its own ``no_grad`` switch, so threads that
+build and differentiate independent graphs never see each other's entries.
+
+NOTE: memory. Output tensors own their entry (``tensor._entry``) and an entry owns its parent entries,
+so a graph lives exactly as long as some tensor of it does. The thread's tape only holds *weak*
+references; a graph that is dropped without a backward is freed at once, and the tape forgets it.
+A :class:`Tape` opened with ``with minigrad.Tape() as tape`` holds its entries strongly, so that
+what it captured can still be printed after the tensors are gone.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .primitive import Primitive
+
+_next_index = itertools.count().__next__  # atomic under the GIL: safe to call from any thread
+
+
+class Entry:
+    """One recorded application of a primitive.
+
+    ``parents[i]`` says where input ``i`` came from: the :class:`Entry` that produced it (with
+    ``slots[i]`` the output position), the leaf :class:`~minigrad.Tensor` itself when it is a leaf
+    that requires grad, or ``None`` for a constant. ``saved`` holds the input arrays followed by the
+    output arrays, all read-only; backward frees it unless asked to retain the graph.
+    """
+
+    __slots__ = (
+        "index", "op", "parents", "slots", "saved", "params", "n_out",
+        "grads", "hooks", "freed", "grad_norm", "__weakref__",
+    )
+
+    def __init__(self, op: Primitive, parents: tuple, slots: tuple, saved: tuple,
+                 params: dict[str, Any], n_out: int) -> None:
+        self.index = _next_index()
+        self.op = op
+        self.parents = parents
+        self.slots = slots
+        self.saved: tuple | None = saved
+        self.params = params
+        self.n_out = n_out
+        self.grads: list | None = None  # scratch space for output gradients during backward
+        self.hooks: dict[int, list[Callable]] | None = None  # hooks on interior tensors, by slot
+        self.freed = False
+        self.grad_norm: float | None = None  # set by backward while a user Tape watches
+
+    def __repr__(self) -> str:
+        return f"<Entry #{self.index} {self.op.name}>"
+
+
+class Tape:
+    """The entries recorded in one thread, in execution order.
+
+    Used as ``with minigrad.Tape() as tape: ...`` it captures, and keeps, every entry recorded in
+    the block; ``print(tape)`` shows them. The per-thread default tape keeps weak references only.
+    """
+
+    def __init__(self, *, weak: bool = False) -> None:
+        self._weak = weak
+        self._items: list = []
+        self._limit = 1024
+        self._outer: Tape | None = None
+
+    def record(self, entry: Entry) -> None:
+        items = self._items
+        if not self._weak:
+            items.append(entry)
+            return
+        items.append(weakref.ref(entry))
+        if len(items) > self._limit:  # forget dropped graphs: amortised O(1) per entry
+            self._items = [r for r in items if r() is not None]
+            self._limit = max(1024, 2 * len(self._items))
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The live entries, oldest first."""
+        if self._weak:
+            return [e for e in (r() for r in self._items) if e is not None]
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __enter__(self) -> Tape:
+        self._outer = _state.tape
+        _state.tape = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._outer is not None
+        _state.tape = self._outer
+        self._outer = None
+
+    def __str__(self) -> str:
+        from .inspect import format_tape
+
+        return format_tape(self.entries)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of the captured graph (inputs, ops, outputs; leaves marked)."""
+        from .inspect import tape_to_dot
+
+        return tape_to_dot(self.entries)
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.tape = Tape(weak=True)
+        self.anomaly = False
+
+
+_state = _State()
+
+
+def current_tape() -> Tape:
+    """The tape this thread is recording on."""
+    return _state.tape
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops in this thread record entries."""
+    return _state.grad_enabled
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradMode:
+    """Context manager and decorator that sets this thread's recording switch."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(_state.grad_enabled)
+        _state.grad_enabled = self._enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._saved.pop()
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _GradMode(self._enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def no_grad() -> _GradMode:
+    """Stop recording: ``with minigrad.no_grad(): ...`` or ``@minigrad.no_grad()``."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Record again inside a ``no_grad`` region (context manager or decorator)."""
+    return _GradMode(True)
