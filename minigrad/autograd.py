@@ -149,7 +149,11 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                     or _state.anomaly:
                 _visit_outputs(entry, grads, ans, xp, create_graph, interior)
             g = grads[0] if entry.n_out == 1 else tuple(grads)
-            result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
+            if entry.aux is None:
+                result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
+            else:
+                result = op.vjp(xp, g, ans, *ins, aux=entry.aux, **entry.params)  # type: ignore
+
             if type(result) is not tuple:
                 result = (result,)
             if len(result) != n_in:
@@ -165,7 +169,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                     r = _fit(entry, i, r, like)
                 send(parent, entry.slots[i], r)
             if not retain_graph:
-                entry.saved = None
+                entry.saved = entry.aux = None
                 entry.freed = True
 
         for key, leaf in leaves.items():

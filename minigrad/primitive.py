@@ -10,6 +10,9 @@ fast; ``create_graph=True`` runs the same rule on Tensors (``xp`` is :mod:`minig
 backward pass is itself recorded and can be differentiated again.
 
 A ``fused`` primitive (a hand-written Numba kernel) gets arrays only: its rule cannot be recorded.
+Its forward may return ``(outputs, aux)`` (declare ``has_aux=True``): ``aux`` is any residual the
+kernel's backward needs (gate activations, say); it is kept on the entry, handed to the rule as
+the keyword ``aux``, and freed with the other saved values.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class Primitive:
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
-                 broadcasts: bool = False, fused: bool = False) -> None:
+                 broadcasts: bool = False, fused: bool = False, has_aux: bool = False) -> None:
         if name in Primitive.registry:
             raise ValueError(f"primitive {name!r} is already registered")
         self.name = name
@@ -38,6 +41,7 @@ class Primitive:
         self.n_out = n_out
         self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
         self.fused = fused
+        self.has_aux = has_aux
         Primitive.registry[name] = self
 
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,6 +90,9 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
         out = op.forward(*arrays, **params)
     except ValueError as e:
         raise _op_error(op, arrays, e) from None
+    aux = None
+    if op.has_aux:
+        out, aux = out
     if op.n_out == 1:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -118,6 +125,7 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
         o.flags.writeable = False  # saved for backward: mutating it must fail loudly
     entry = Entry(op, tuple(parents), tuple([a._slot for a in args]), (*arrays, *outs),
                   params, op.n_out)
+    entry.aux = aux
     if state.anomaly:
         from .anomaly import remember_origin
 

@@ -41,7 +41,7 @@ class Entry:
 
     __slots__ = (
         "index", "op", "parents", "slots", "saved", "params", "n_out",
-        "grads", "hooks", "freed", "grad_norm", "__weakref__",
+        "aux", "grads", "hooks", "freed", "grad_norm", "__weakref__",
     )
 
     def __init__(self, op: Primitive, parents: tuple, slots: tuple, saved: tuple,
@@ -53,6 +53,7 @@ class Entry:
         self.saved: tuple | None = saved
         self.params = params
         self.n_out = n_out
+        self.aux: Any = None  # residuals of a fused kernel (Primitive has_aux)
         self.grads: list | None = None  # scratch space for output gradients during backward
         self.hooks: dict[int, list[Callable]] | None = None  # hooks on interior tensors, by slot
         self.freed = False
