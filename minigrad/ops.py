@@ -46,7 +46,11 @@ abs = P.absolute
 maximum = P.maximum
 minimum = P.minimum
 where = P.where
-index_add = P.index_add
+
+
+def index_add(src: Tensor, index: Any, shape: Sequence[int]) -> Tensor:
+    """zeros(shape) with ``src`` added at ``index``; repeated indices add up (getitem's adjoint)."""
+    return P.index_add(src, index=_plain_index(index), shape=tuple(shape))
 
 
 def pow(x: Any, y: Any) -> Tensor:

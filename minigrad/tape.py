@@ -73,7 +73,7 @@ class Tape:
     def __init__(self, *, weak: bool = False) -> None:
         self._weak = weak
         self._items: list = []
-        self._limit = 1024
+        self._dead = 0  # weak tape: how many of _items point at freed entries
         self._outer: Tape | None = None
 
     def record(self, entry: Entry) -> None:
@@ -81,10 +81,13 @@ class Tape:
         if not self._weak:
             items.append(entry)
             return
-        items.append(weakref.ref(entry))
-        if len(items) > self._limit:  # forget dropped graphs: amortised O(1) per entry
+        items.append(weakref.ref(entry, self._forget))
+        if self._dead > 1024 and 2 * self._dead > len(items):  # amortised O(1) per entry
             self._items = [r for r in items if r() is not None]
-            self._limit = max(1024, 2 * len(self._items))
+            self._dead = 0
+
+    def _forget(self, ref: weakref.ref) -> None:
+        self._dead += 1
 
     @property
     def entries(self) -> list[Entry]:

@@ -57,7 +57,7 @@ def arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], *,
         return hnp.arrays(np.int64, shape, elements=grid, unique=True).map(
             lambda a: (a * 3 * margin).astype(dtype))
     elements = st.floats(lo, hi, width=32 if dtype == np.float32 else 64,
-                         allow_nan=False, allow_infinity=False)
+                         allow_nan=False, allow_infinity=False, allow_subnormal=False)
     base = hnp.arrays(dtype, shape, elements=elements)
     if margin:
         return base.map(lambda a: _away_from_zero(a, margin).astype(dtype))
