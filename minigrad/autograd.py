@@ -126,7 +126,8 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
             send(root._entry if root._entry is not None else root, root._slot, seed)
         while heap:
             entry = heapq.heappop(heap)[1]
-            grads, entry.grads = entry.grads, None
+            grads: list = entry.grads  # type: ignore[assignment]
+            entry.grads = None
             saved = entry.saved
             if saved is None:
                 raise RuntimeError(
@@ -144,7 +145,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 ans, ins = _tensor_args(entry)
             else:
                 ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
-                ins = saved[:n_in]
+                ins = list(saved[:n_in])
             if entry.n_out > 1 or entry.hooks or interior or entry.grad_norm is not None \
                     or _state.anomaly:
                 _visit_outputs(entry, grads, ans, xp, create_graph, interior)

@@ -73,7 +73,7 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 # ---- reductions ----------------------------------------------------------------------------
 def _axis(axis: Axis | Sequence[int]) -> Axis:
-    return tuple(axis) if isinstance(axis, list) else axis  # type: ignore[arg-type]
+    return tuple(axis) if isinstance(axis, list) else axis  # type: ignore[return-value]
 
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:

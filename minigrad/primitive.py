@@ -111,8 +111,8 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
 
     parents = []
     for i, a in enumerate(args):
-        e = a._entry
-        if e is None:
+        src = a._entry
+        if src is None:
             arr = arrays[i]
             if arr.flags.writeable:  # a leaf's array: save a read-only view of it
                 arr = arr.view()
@@ -120,7 +120,7 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
                 arrays[i] = arr
             parents.append(a if a._rg else None)
         else:
-            parents.append(e)
+            parents.append(src)
     for o in outs:
         o.flags.writeable = False  # saved for backward: mutating it must fail loudly
     entry = Entry(op, tuple(parents), tuple([a._slot for a in args]), (*arrays, *outs),

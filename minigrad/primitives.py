@@ -1,9 +1,10 @@
 """The registry of primitives: forward on numpy arrays, backward (vjp) right below it.
 
-Each rule reads ``(xp, g, ans, *inputs, **params)`` and returns one gradient per input. It is written
-with operators, methods and ``xp.<name>`` calls that arrays and Tensors share, so the same rule serves
-a fast backward on arrays and a recorded backward on Tensors (grad of grad). Gradients are returned
-in the broadcast output shape; the engine sums them back to each input's shape (autograd._fit).
+Each rule reads ``(xp, g, ans, *inputs, **params)`` and returns one gradient per input. It is
+written with operators, methods and ``xp.<name>`` calls that arrays and Tensors share, so the same
+rule serves a fast backward on arrays and a recorded backward on Tensors (grad of grad). Gradients
+are returned in the broadcast output shape; the engine sums them back to each input's shape
+(autograd._fit).
 Everything not here is composed from these in :mod:`minigrad.ops`.
 """
 
@@ -18,24 +19,24 @@ from .autograd import sum_to
 from .primitive import Primitive
 
 # ---- elementwise, two inputs (numpy broadcasting) ------------------------------------------
-add = Primitive("add", np.add, broadcasts=True)
+add: Primitive = Primitive("add", np.add, broadcasts=True)
 add.defvjp(lambda xp, g, ans, x, y: (g, g))
 
-sub = Primitive("sub", np.subtract, broadcasts=True)
+sub: Primitive = Primitive("sub", np.subtract, broadcasts=True)
 sub.defvjp(lambda xp, g, ans, x, y: (g, -g))
 
-mul = Primitive("mul", np.multiply, broadcasts=True)
+mul: Primitive = Primitive("mul", np.multiply, broadcasts=True)
 mul.defvjp(lambda xp, g, ans, x, y: (g * y, g * x))
 
-truediv = Primitive("truediv", np.true_divide, broadcasts=True)
+truediv: Primitive = Primitive("truediv", np.true_divide, broadcasts=True)
 truediv.defvjp(lambda xp, g, ans, x, y: (g / y, -g * ans / y))
 
-power = Primitive("pow", np.power, broadcasts=True)
+power: Primitive = Primitive("pow", np.power, broadcasts=True)
 
 
 @power.defvjp
 def _power_vjp(xp: Any, g: Any, ans: Any, x: Any, y: Any) -> tuple:
-    # NOTE: d/dy x**y = x**y log x is real only for x > 0; elsewhere we give 0, as PyTorch does at 0.
+    # NOTE: d/dy x**y = x**y log x is real only for x > 0; elsewhere we give 0 (PyTorch does at 0).
     pos = x > 0
     return g * y * x ** (y - 1), xp.where(pos, g * ans * xp.log(xp.where(pos, x, 1)), 0)
 
@@ -45,31 +46,31 @@ def _tie_split(xp: Any, g: Any, win: Any, tie: Any) -> Any:
     return xp.where(win, g, xp.where(tie, g * 0.5, 0))
 
 
-maximum = Primitive("maximum", np.maximum, broadcasts=True)
+maximum: Primitive = Primitive("maximum", np.maximum, broadcasts=True)
 maximum.defvjp(lambda xp, g, ans, x, y: (_tie_split(xp, g, x > y, x == y),
                                          _tie_split(xp, g, y > x, x == y)))
 
-minimum = Primitive("minimum", np.minimum, broadcasts=True)
+minimum: Primitive = Primitive("minimum", np.minimum, broadcasts=True)
 minimum.defvjp(lambda xp, g, ans, x, y: (_tie_split(xp, g, x < y, x == y),
                                          _tie_split(xp, g, y < x, x == y)))
 
-where = Primitive("where", np.where, broadcasts=True)
+where: Primitive = Primitive("where", np.where, broadcasts=True)
 where.defvjp(lambda xp, g, ans, c, x, y: (None, xp.where(c, g, 0), xp.where(c, 0, g)))
 
 # ---- elementwise, one input ----------------------------------------------------------------
-neg = Primitive("neg", np.negative)
+neg: Primitive = Primitive("neg", np.negative)
 neg.defvjp(lambda xp, g, ans, x: -g)
 
-exp = Primitive("exp", np.exp)
+exp: Primitive = Primitive("exp", np.exp)
 exp.defvjp(lambda xp, g, ans, x: g * ans)
 
-log = Primitive("log", np.log)
+log: Primitive = Primitive("log", np.log)
 log.defvjp(lambda xp, g, ans, x: g / x)
 
-sqrt = Primitive("sqrt", np.sqrt)
+sqrt: Primitive = Primitive("sqrt", np.sqrt)
 sqrt.defvjp(lambda xp, g, ans, x: g / (ans * 2))
 
-tanh = Primitive("tanh", np.tanh)
+tanh: Primitive = Primitive("tanh", np.tanh)
 tanh.defvjp(lambda xp, g, ans, x: g * (1 - ans * ans))
 
 
@@ -80,19 +81,19 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
-sigmoid = Primitive("sigmoid", _sigmoid)
+sigmoid: Primitive = Primitive("sigmoid", _sigmoid)
 sigmoid.defvjp(lambda xp, g, ans, x: g * ans * (1 - ans))
 
-relu = Primitive("relu", lambda x: np.maximum(x, 0))
+relu: Primitive = Primitive("relu", lambda x: np.maximum(x, 0))
 relu.defvjp(lambda xp, g, ans, x: xp.where(x > 0, g, 0))
 
-absolute = Primitive("abs", np.abs)
+absolute: Primitive = Primitive("abs", np.abs)
 absolute.defvjp(lambda xp, g, ans, x: g * xp.sign(x))
 
-pow_scalar = Primitive("pow_scalar", lambda x, p: np.power(x, p))
+pow_scalar: Primitive = Primitive("pow_scalar", lambda x, p: np.power(x, p))
 pow_scalar.defvjp(lambda xp, g, ans, x, p: g * p * x ** (p - 1))
 
-clip = Primitive("clip", lambda x, lo, hi: np.clip(x, lo, hi))
+clip: Primitive = Primitive("clip", lambda x, lo, hi: np.clip(x, lo, hi))
 
 
 @clip.defvjp
@@ -108,7 +109,7 @@ def _astype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x.astype(dtype) if x.dtype != dtype else x.view()
 
 
-astype = Primitive("astype", _astype)
+astype: Primitive = Primitive("astype", _astype)
 astype.defvjp(lambda xp, g, ans, x, dtype: g.astype(x.dtype))
 
 # ---- reductions ----------------------------------------------------------------------------
@@ -122,11 +123,13 @@ def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-sum_ = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims))
+sum_: Primitive = Primitive(
+    "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims))
 sum_.defvjp(lambda xp, g, ans, x, axis, keepdims:
             xp.broadcast_to(g.reshape(kept_shape(x.shape, axis)), x.shape))
 
-max_ = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
+max_: Primitive = Primitive(
+    "max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
 
 
 @max_.defvjp
@@ -155,7 +158,7 @@ def _matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
                          "broadcast") from None
 
 
-matmul = Primitive("matmul", _matmul)
+matmul: Primitive = Primitive("matmul", _matmul)
 
 
 @matmul.defvjp
@@ -174,17 +177,17 @@ def _matmul_vjp(xp: Any, g: Any, ans: Any, x: Any, y: Any) -> tuple:
 
 
 # ---- shape and indexing --------------------------------------------------------------------
-reshape = Primitive("reshape", lambda x, shape: x.reshape(shape))
+reshape: Primitive = Primitive("reshape", lambda x, shape: x.reshape(shape))
 reshape.defvjp(lambda xp, g, ans, x, shape: g.reshape(x.shape))
 
-transpose = Primitive("transpose", lambda x, axes: x.transpose(axes))
+transpose: Primitive = Primitive("transpose", lambda x, axes: x.transpose(axes))
 transpose.defvjp(lambda xp, g, ans, x, axes:
                  g.transpose(tuple(int(a) for a in np.argsort(axes))) if axes else g.transpose())
 
-broadcast_to = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
+broadcast_to: Primitive = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
 broadcast_to.defvjp(lambda xp, g, ans, x, shape: xp.sum_to(g, x.shape))
 
-getitem = Primitive("getitem", lambda x, index: x[index])
+getitem: Primitive = Primitive("getitem", lambda x, index: x[index])
 getitem.defvjp(lambda xp, g, ans, x, index: xp.index_add(g, index, x.shape))
 
 
@@ -194,10 +197,10 @@ def _index_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-index_add = Primitive("index_add", _index_add)
+index_add: Primitive = Primitive("index_add", _index_add)
 index_add.defvjp(lambda xp, g, ans, src, index, shape: g[index])
 
-concatenate = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis))
+concatenate: Primitive = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis))
 
 
 @concatenate.defvjp
@@ -208,7 +211,7 @@ def _concatenate_vjp(xp: Any, g: Any, ans: Any, *xs: Any, axis: int) -> tuple:
     return tuple(g[lead + (slice(int(e - x.shape[axis]), int(e)),)] for x, e in zip(xs, ends))
 
 
-pad = Primitive("pad", lambda x, widths, value: np.pad(x, widths, constant_values=value))
+pad: Primitive = Primitive("pad", lambda x, widths, value: np.pad(x, widths, constant_values=value))
 pad.defvjp(lambda xp, g, ans, x, widths, value:
            g[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape, strict=True))])
 

@@ -8,9 +8,9 @@ execution order, and the entries of a graph sorted by it are in a topological or
 Each thread records on its own :class:`Tape` and has its own ``no_grad`` switch, so threads that
 build and differentiate independent graphs never see each other's entries.
 
-NOTE: memory. Output tensors own their entry (``tensor._entry``) and an entry owns its parent entries,
-so a graph lives exactly as long as some tensor of it does. The thread's tape only holds *weak*
-references; a graph that is dropped without a backward is freed at once, and the tape forgets it.
+NOTE: memory. Output tensors own their entry (``tensor._entry``) and an entry owns its parent
+entries, so a graph lives exactly as long as some tensor of it does. The thread's tape holds only
+*weak* references: a graph dropped without a backward is freed at once, and the tape forgets it.
 A :class:`Tape` opened with ``with minigrad.Tape() as tape`` holds its entries strongly, so that
 what it captured can still be printed after the tensors are gone.
 """
@@ -75,11 +75,17 @@ class Tape:
         self._items: list = []
         self._dead = 0  # weak tape: how many of _items point at freed entries
         self._outer: Tape | None = None
+        self._capture: Callable[[Entry], None] | None = None
+        if not weak:  # a user's tape: note shapes now (backward frees them), watch gradients
+            from .inspect import capture
+
+            self._capture = capture
 
     def record(self, entry: Entry) -> None:
         items = self._items
         if not self._weak:
             items.append(entry)
+            self._capture(entry)  # type: ignore[misc]
             return
         items.append(weakref.ref(entry, self._forget))
         if self._dead > 1024 and 2 * self._dead > len(items):  # amortised O(1) per entry
