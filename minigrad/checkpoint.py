@@ -9,7 +9,8 @@ A *state* is a dict whose values are arrays, plain Python values or further cont
   bit (dtype, shape and byte content); they load back as writeable ``numpy.ndarray`` objects.
 - **Plain values**: ``None``, ``bool``, ``int``, ``float`` and ``str``.
 - **Containers**: dicts with ``str`` or ``int`` keys, lists and tuples, nested freely. Tuples load
-  back as tuples.
+  back as tuples. String keys must be non-empty and may not contain the separator ``"/"``, a
+  backslash or control characters.
 
 Formats, chosen by the file name:
 
@@ -51,6 +52,10 @@ _SAFETENSORS_META_KEY = "minigrad"
 _SAFETENSORS_HINT = "install the optional extra: pip install minigrad[safetensors]"
 
 PathLike = str | os.PathLike[str]
+
+# Characters that zip member names cannot carry faithfully (NUL ends a name; "\\" becomes "/" on
+# Windows), so keys may not contain them.
+_UNSAFE_KEY_CHARS = frozenset({"\\", *map(chr, range(32)), "\x7f"})
 
 
 class CheckpointError(ValueError):
@@ -135,6 +140,11 @@ def _encode_items(
                 raise ValueError(
                     f"checkpoint key {key!r} in {_describe(path)!r} contains the separator "
                     f"{SEPARATOR!r}, which is reserved for nesting"
+                )
+            if _UNSAFE_KEY_CHARS.intersection(key):
+                raise ValueError(
+                    f"checkpoint key {key!r} in {_describe(path)!r} contains a backslash or a "
+                    "control character, which cannot be stored portably in an archive"
                 )
             if not path and key == _META_NAME:
                 raise ValueError(f"the top-level key {_META_NAME!r} is reserved")
@@ -306,7 +316,8 @@ def save(state: Mapping[Any, Any], path: PathLike, *, compress: bool = False) ->
 
     Args:
         state: a dict of arrays / tensors / plain values / nested containers (see the module
-            docstring). Keys are ``str`` (non-empty, without ``"/"``) or ``int``.
+            docstring). Keys are ``str`` (non-empty, without ``"/"``, ``"\\"`` or control
+            characters) or ``int``.
         path: destination; ``*.safetensors`` selects safetensors, anything else ``.npz``.
         compress: deflate the ``.npz`` members (ignored for safetensors).
 

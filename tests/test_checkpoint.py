@@ -187,7 +187,9 @@ leaves = st.one_of(
         shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
     ),
 )
-keys = st.text(min_size=1, max_size=6).filter(lambda k: "/" not in k) | st.integers(-3, 99)
+keys = st.text(min_size=1, max_size=6).filter(
+    lambda k: not set(k) & checkpoint._UNSAFE_KEY_CHARS and "/" not in k
+) | st.integers(-3, 99)
 trees = st.recursive(
     leaves,
     lambda children: (
@@ -254,6 +256,8 @@ def test_foreign_files_load_flat(tmp_path: Path) -> None:
         ({"a/b": np.zeros(1)}, ValueError, "contains the separator '/'"),
         ({"m": {"x/y": 1}}, ValueError, r"'x/y' in 'm'"),
         ({"": 1}, ValueError, "empty key"),
+        ({"a\x00b": np.zeros(1)}, ValueError, "control character"),
+        ({"m": {"a\\b": 1}}, ValueError, "backslash"),
         ({"__metadata__": 1}, ValueError, "reserved"),
         ({1.5: 1}, TypeError, "keys must be str or int"),
         ({"m": {0: 1, "0": 2}}, ValueError, "same stored name"),

@@ -30,7 +30,7 @@ from minigrad.optim.lr_scheduler import (
     LRScheduler,
     StepLR,
 )
-from minigrad.optim.optimizer import Optimizer, Parameter
+from minigrad.optim.optimizer import Optimizer, ParamLike
 from minigrad.optim.rmsprop import RMSprop
 from minigrad.optim.sgd import SGD
 
@@ -44,7 +44,7 @@ __all__ = [
     "LRScheduler",
     "LambdaLR",
     "Optimizer",
-    "Parameter",
+    "ParamLike",
     "RMSprop",
     "StepLR",
     "lr_scheduler",

@@ -8,11 +8,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Optimizer", "Parameter"]
+__all__ = ["Optimizer", "ParamLike"]
 
 
 @runtime_checkable
-class Parameter(Protocol):
+class ParamLike(Protocol):
     """What an optimizer needs from a parameter (a minigrad ``Tensor`` qualifies).
 
     ``data`` is a floating-point ndarray that the optimizer updates in place; ``grad`` is
