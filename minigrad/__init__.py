@@ -7,7 +7,9 @@
     tensor([2., 4., 6.])
 """
 
+from . import inspect as inspect
 from . import ops
+from .anomaly import AnomalyError, detect_anomaly
 from .autograd import grad
 from .ops import *  # noqa: F403
 from .primitive import Primitive
@@ -19,4 +21,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
     "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
+    "detect_anomaly", "AnomalyError",
 ]

@@ -1,0 +1,121 @@
+"""Tensor hooks: read or replace the gradient flowing into a tensor, and keep interior gradients.
+
+``t.register_hook(fn)`` calls ``fn(grad)`` (a Tensor) when backward has the complete gradient of
+``t``; a return value other than None replaces that gradient for everything upstream of ``t``.
+Where the hooks live (see :mod:`minigrad.autograd`):
+
+- a leaf keeps them in ``tensor._hooks``, called once with the leaf's total gradient, before it
+  is added to ``.grad``;
+- an interior tensor (an op's output) keeps them in its entry, ``entry.hooks[slot]``, called when
+  backward reaches that entry, before its backward rule runs.
+
+``t.retain_grad()`` makes an interior tensor keep its gradient in ``.grad`` after backward, as a
+leaf does (accumulating over backward calls). It is a hook too, always run after the user's hooks,
+so it sees the gradient they return. The hook holds the tensor through a weak reference: the
+tensor owns its entry, the entry owns its hooks, and a strong reference back would be a cycle.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["RemovableHandle", "register_hook", "retain_grad"]
+
+Hook = Callable[[Tensor], Any]
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook (idempotent).
+
+    Also a context manager: ``with t.register_hook(fn): ...`` removes the hook on exit.
+    """
+
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks: list[Hook], fn: Hook) -> None:
+        self._hooks: list[Hook] | None = hooks
+        self._fn = fn
+
+    def remove(self) -> None:
+        hooks, self._hooks = self._hooks, None
+        if hooks is not None:
+            for i, h in enumerate(hooks):
+                if h is self._fn:
+                    del hooks[i]
+                    break
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class _RetainGrad:
+    """The hook ``retain_grad`` installs: store the gradient on the (weakly held) tensor."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.ref = weakref.ref(tensor)
+
+    def __call__(self, g: Tensor) -> None:
+        t = self.ref()
+        if t is None:
+            return
+        if g._entry is not None:  # backward with create_graph: keep the graph
+            t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is None:
+            t.grad = Tensor._make(np.array(g.data, dtype=t.data.dtype), None)
+        else:
+            t.grad = Tensor._make(t.grad.data + g.data, None)
+
+
+def _hook_list(tensor: Tensor, who: str) -> list[Hook]:
+    """The list backward calls for ``tensor``'s gradient (created on first use)."""
+    if not tensor.requires_grad:
+        raise RuntimeError(f"{who}: the tensor does not require grad, so no gradient will flow "
+                           "into it")
+    entry = tensor._entry
+    if entry is None:
+        if tensor._hooks is None:
+            tensor._hooks = []
+        return tensor._hooks
+    if entry.hooks is None:
+        entry.hooks = {}
+    return entry.hooks.setdefault(tensor._slot, [])
+
+
+def register_hook(tensor: Tensor, fn: Hook) -> RemovableHandle:
+    """Call ``fn(grad)`` when ``tensor``'s gradient is computed; a non-None return replaces it.
+
+    Hooks run in the order they were registered (before any ``retain_grad``). Returns a handle
+    whose ``remove()`` unregisters ``fn``.
+    """
+    if not callable(fn):
+        raise TypeError(f"register_hook: expected a callable, got {type(fn).__name__}")
+    hooks = _hook_list(tensor, "register_hook")
+    at = len(hooks)
+    while at > 0 and isinstance(hooks[at - 1], _RetainGrad):
+        at -= 1
+    hooks.insert(at, fn)
+    return RemovableHandle(hooks, fn)
+
+
+def retain_grad(tensor: Tensor) -> None:
+    """Keep this interior tensor's gradient in ``tensor.grad`` after backward (PyTorch semantics).
+
+    A no-op on a leaf (leaves keep theirs anyway) and when already retaining.
+    """
+    hooks = _hook_list(tensor, "retain_grad")
+    if tensor._entry is None:
+        return
+    if any(isinstance(h, _RetainGrad) and h.ref() is tensor for h in hooks):
+        return
+    hooks.append(_RetainGrad(tensor))
