@@ -54,7 +54,9 @@ class EntryInfo:
 _INFO: weakref.WeakKeyDictionary[Entry, EntryInfo] = weakref.WeakKeyDictionary()
 
 
-def _spec(a: np.ndarray) -> Spec:
+def _spec(a: Any) -> Spec:
+    if type(a) is not np.ndarray:  # a Python number the engine passed to numpy as is
+        return (), f"={a!r}"
     return tuple(a.shape), a.dtype.name
 
 
@@ -112,6 +114,8 @@ def _fmt_spec(spec: Spec | None) -> str:
     if spec is None:
         return "?"
     shape, dtype = spec
+    if dtype.startswith("="):  # a Python number: show its value
+        return dtype[1:]
     return f"{_short_dtype(dtype)}[{','.join(str(n) for n in shape)}]"
 
 

@@ -93,8 +93,11 @@ def test_tape_text_constants_and_empty() -> None:
     x = mg.tensor(np.ones(3, np.float32), requires_grad=True)
     with mg.Tape() as tape:
         _ = x * mg.tensor(np.full(3, 2.0, np.float32))
-    line = str(tape).splitlines()[2]
-    assert line.split()[1:6] == ["mul", "leaf", "f32[3],", "const", "f32[3]"]
+        _ = (x * 0.5).sum()
+    lines = str(tape).splitlines()
+    assert lines[2].split()[1:6] == ["mul", "leaf", "f32[3],", "const", "f32[3]"]
+    assert lines[3].split()[1:6] == ["mul", "leaf", "f32[3],", "const", "0.5"]
+    assert 'label="const 0.5"' in tape.to_dot()
     with mg.Tape() as empty:
         pass
     assert str(empty) == "Tape (empty)"
