@@ -148,7 +148,8 @@ def format_tape(entries: Sequence[Entry], names: Names | None = None) -> str:
     through the entry's outputs in the latest backward (``-`` before one, or if none reached it).
     """
     leaf_names = _leaf_names(names)
-    rows = [("index", "op", "inputs", "outputs", "grad norm")]
+    head = ("index", "op", "inputs", "outputs", "grad norm")
+    rows: list[tuple[str, str, list[str], list[str], str]] = []
     for e in entries:
         meta = info(e)
         ins = []
@@ -157,16 +158,42 @@ def format_tape(entries: Sequence[Entry], names: Names | None = None) -> str:
             ins.append(f"{_source(e, i, leaf_names)} {_fmt_spec(spec)}")
         outs = ([_fmt_spec(s) for s in meta.outputs] if meta is not None
                 else ["?"] * e.n_out)
-        rows.append((f"#{e.index}", e.op.name, ", ".join(ins), ", ".join(outs),
-                     _fmt_norm(e.grad_norm)))
-    if len(rows) == 1:
+        rows.append((f"#{e.index}", e.op.name, _wrap(ins, _INPUTS_WIDTH),
+                     _wrap(outs, _OUTPUTS_WIDTH), _fmt_norm(e.grad_norm)))
+    if not rows:
         return "Tape (empty)"
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    lines = [f"Tape ({len(rows) - 1} entr{'y' if len(rows) == 2 else 'ies'})"]
-    for r in rows:
-        cells = [r[c].ljust(widths[c]) for c in range(4)]
-        lines.append("  " + "  ".join(cells) + "  " + r[4].rjust(9))
-    return "\n".join(line.rstrip() for line in lines)
+    widths = [max(len(head[c]), *(len(r[c]) for r in rows)) for c in range(2)]
+    widths += [max(len(head[c]), *(len(x) for r in rows for x in r[c])) for c in (2, 3)]
+    lines = [f"Tape ({len(rows)} entr{'y' if len(rows) == 1 else 'ies'})"]
+
+    def line(cells: Sequence[str], norm: str) -> None:
+        text = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+        lines.append(("  " + text + "  " + norm.rjust(9)).rstrip())
+
+    line(head[:4], head[4])
+    for index, op, ins_lines, outs_lines, norm in rows:
+        for k in range(max(len(ins_lines), len(outs_lines))):
+            first = k == 0
+            line([index if first else "", op if first else "",
+                  ins_lines[k] if k < len(ins_lines) else "",
+                  outs_lines[k] if k < len(outs_lines) else ""], norm if first else "")
+    return "\n".join(lines)
+
+
+_INPUTS_WIDTH = 56  # wider lists of inputs (a fused kernel's) continue on the next lines
+_OUTPUTS_WIDTH = 36
+
+
+def _wrap(items: list[str], width: int) -> list[str]:
+    """``items`` joined by ", " into lines of at most ``width`` characters (one item at least)."""
+    lines: list[str] = []
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "")
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
+    return lines or [""]
 
 
 # ---- DOT ------------------------------------------------------------------------------------

@@ -181,3 +181,29 @@ def test_origin_is_the_users_line() -> None:
     o = origin(y._entry)  # type: ignore[arg-type]
     assert o is not None and o[0] == HERE and o[1] == _line_of("MARK-softmax")
     assert y._entry.op.name in {"truediv", "exp", "sub", "sum", "mul"}  # type: ignore[union-attr]
+
+
+def test_fused_kernel_is_named_in_forward_and_backward() -> None:
+    rnn = pytest.importorskip("rnn")
+    if not rnn.fused_available():
+        pytest.skip("the fused kernels need Numba")
+    lstm = rnn.LSTM(2, 3, dtype=np.float64, rng=0, impl="fused")
+    bad = np.random.default_rng(0).normal(size=(4, 1, 2))
+    bad[1, 0, 0] = np.nan
+    with mg.detect_anomaly():
+        with pytest.raises(AnomalyError, match=r"forward pass: lstm_layer \(tape #\d+\) "
+                                               r"returned nan in its output 0"):
+            lstm(mg.tensor(bad))  # MARK-fused-forward
+        out, _ = lstm(mg.tensor(np.ones((4, 1, 2))))  # MARK-fused-ok
+        with pytest.raises(AnomalyError) as info:
+            (out * mg.tensor(np.array(np.inf))).sum().backward()  # inf times a gradient
+    msg = str(info.value)
+    assert "forward pass: mul" in msg  # the product is already inf in the forward pass
+    with mg.detect_anomaly():
+        out, _ = lstm(mg.tensor(np.ones((4, 1, 2))))  # MARK-fused-seed
+        with pytest.raises(AnomalyError) as info:
+            out.backward(np.full(out.shape, np.nan))
+    msg = str(info.value)
+    assert re.search(r"gradient arriving at the output 0 of lstm_layer \(tape #\d+\) holds nan",
+                     msg)
+    assert f"{HERE}:{_line_of('MARK-fused-seed')}" in msg

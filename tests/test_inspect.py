@@ -164,7 +164,7 @@ def test_fused_entry_is_one_line_and_one_box() -> None:
     # the second output is referred to as #k.1
     assert any(f"#{k.index}.1 f64[2,1]" in line for line in lines)
     dot = tape.to_dot()
-    assert dot.count(f"op{k.index} [") == 1
+    assert len(re.findall(rf"^  op{k.index} \[", dot, flags=re.M)) == 1  # one node
     assert f'label="#{k.index} test_inspect_split2\\n2 outputs' in dot
     assert re.search(rf'op{k.index} -> op\d+ \[label="out0 f64\[2,4\]"\]', dot)
     assert re.search(rf'op{k.index} -> op\d+ \[label="0: out1 f64\[2,1\]"\]', dot)
@@ -205,3 +205,36 @@ def test_render_with_graphviz(tmp_path) -> None:  # type: ignore[no-untyped-def]
     tape, *_ = _small_graph()
     out = render(tape.to_dot(), tmp_path / "g.svg")
     assert "<svg" in open(out).read()
+
+
+def test_real_fused_lstm_layer_is_one_entry() -> None:
+    rnn = pytest.importorskip("rnn")
+    if not rnn.fused_available():
+        pytest.skip("the fused kernels need Numba")
+    lstm = rnn.LSTM(3, 4, dtype=np.float64, rng=0, impl="fused")
+    x = mg.tensor(np.random.default_rng(0).normal(size=(5, 2, 3)))
+    with mg.Tape() as tape:
+        out, _ = lstm(x)
+        loss = (out[-1] ** 2).sum()
+    loss.backward()
+    kernel = [e for e in tape.entries if e.op.name == "lstm_layer"]
+    assert len(kernel) == 1 and kernel[0].n_out == 3
+    k = kernel[0]
+    h_last = out.numpy()[-1]
+    # the gradient reaching the kernel: 2 h_T into out[-1], nothing into h_n, c_n
+    assert k.grad_norm == pytest.approx(np.linalg.norm(2 * h_last), rel=1e-12)
+    text = format_tape(tape.entries, names=lstm).splitlines()
+    row = next(i for i, line in enumerate(text) if "lstm_layer" in line)
+    assert text[row].split()[:3] == [f"#{k.index}", "lstm_layer", "const"]
+    assert text[row].split()[-4:] == ["f64[5,2,4],", "f64[1,2,4],", "f64[1,2,4]",
+                                      f"{k.grad_norm:.3e}"]
+    wrapped = " ".join(text[row:row + 4])  # seven inputs continue over the next lines
+    for name, shape in [("weight_ih_l0", "f64[16,3]"), ("weight_hh_l0", "f64[16,4]"),
+                        ("bias_ih_l0", "f64[16]"), ("bias_hh_l0", "f64[16]")]:
+        assert f"param {name} {shape}" in wrapped
+    assert text[row + 1].split()[0] == "param"  # a continuation line has no index
+    dot = tape.to_dot()
+    assert len(re.findall(rf"^  op{k.index} \[", dot, flags=re.M)) == 1  # one node
+    assert f'label="#{k.index} lstm_layer\\n3 outputs\\n|grad| {k.grad_norm:.3e}"' in dot
+    assert dot.count(f"-> op{k.index} ") == 7
+    assert re.search(rf'op{k.index} -> op\d+ \[label="out0 f64\[5,2,4\]"\]', dot)
