@@ -67,7 +67,12 @@ def test_hooks_chain_in_registration_order() -> None:
 def test_remove_unregisters_and_is_idempotent() -> None:
     x, h, loss = _graph()
     calls: list[int] = []
-    handle = h.register_hook(lambda g: calls.append(1) or g * 0)
+
+    def zero(g: mg.Tensor) -> mg.Tensor:
+        calls.append(1)
+        return g * 0
+
+    handle = h.register_hook(zero)
     handle.remove()
     handle.remove()
     loss.backward()
@@ -110,9 +115,11 @@ def test_retain_grad_keeps_interior_gradient() -> None:
     assert h.grad is None
     h.retain_grad()
     loss.backward()
-    np.testing.assert_allclose(h.grad.data, 4 * x.data)  # type: ignore[union-attr]
-    assert h.grad.dtype == h.dtype  # type: ignore[union-attr]
-    assert not h.grad.requires_grad  # type: ignore[union-attr]
+    g = h.grad
+    assert g is not None
+    np.testing.assert_allclose(g.data, 4 * x.data)
+    assert g.dtype == h.dtype
+    assert not g.requires_grad
 
 
 def test_retain_grad_accumulates_and_is_not_doubled() -> None:
@@ -150,6 +157,7 @@ def test_retain_grad_with_create_graph_keeps_the_graph() -> None:
     (h * h).sum().backward(create_graph=True)  # d/dh = 2h = 2x^2
     assert h.grad is not None and h.grad.requires_grad
     (gx,) = mg.grad(h.grad.sum(), x)  # d/dx sum(2x^2) = 4x
+    assert gx is not None
     np.testing.assert_allclose(gx.numpy(), 4 * x.data)
 
 
