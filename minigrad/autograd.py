@@ -68,8 +68,10 @@ def _tensor_args(entry: Entry) -> tuple[Any, list[Any]]:
     for p, s, a in zip(entry.parents, entry.slots, saved[:n_in], strict=True):
         if isinstance(p, Entry):
             ins.append(Tensor._make(a, p, s))
-        else:
-            ins.append(p if p is not None else Tensor._make(a, None))
+        elif p is not None:
+            ins.append(p)
+        else:  # a constant: a Python number stays one, so it keeps the other input's dtype
+            ins.append(Tensor._make(a, None) if type(a) is np.ndarray else a)
     outs = tuple(Tensor._make(saved[n_in + k], entry, k) for k in range(entry.n_out))
     return (outs[0] if entry.n_out == 1 else outs), ins
 
@@ -121,11 +123,13 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
             leaf_grads[key] = g if old is None else old + g
             leaves[key] = parent
 
+    watch = bool(interior) or _state.anomaly
     with _GradMode(create_graph):
         for root, seed in zip(roots, seeds, strict=True):
             send(root._entry if root._entry is not None else root, root._slot, seed)
+        heappop, heappush = heapq.heappop, heapq.heappush
         while heap:
-            entry = heapq.heappop(heap)[1]
+            entry = heappop(heap)[1]
             grads: list = entry.grads  # type: ignore[assignment]
             entry.grads = None
             saved = entry.saved
@@ -146,8 +150,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
             else:
                 ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
                 ins = list(saved[:n_in])
-            if entry.n_out > 1 or entry.hooks or interior or entry.grad_norm is not None \
-                    or _state.anomaly:
+            if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
                 _visit_outputs(entry, grads, ans, xp, create_graph, interior)
             g = grads[0] if entry.n_out == 1 else tuple(grads)
             if entry.aux is None:
@@ -160,6 +163,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
             if len(result) != n_in:
                 raise ValueError(f"{op.name} (tape #{entry.index}): backward gave "
                                  f"{len(result)} gradients for {n_in} inputs")
+            slots = entry.slots
             for i in range(n_in):
                 parent = parents[i]
                 r = result[i]
@@ -168,7 +172,15 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 like = saved[i]
                 if r.shape != like.shape or r.dtype != like.dtype:
                     r = _fit(entry, i, r, like)
-                send(parent, entry.slots[i], r)
+                if type(parent) is Entry:  # inline send(): the common case, kept cheap
+                    pg = parent.grads
+                    if pg is None:
+                        parent.grads = pg = [None] * parent.n_out
+                        heappush(heap, (-parent.index, parent))
+                    old = pg[slots[i]]
+                    pg[slots[i]] = r if old is None else old + r
+                else:
+                    send(parent, slots[i], r)
             if not retain_graph:
                 entry.saved = entry.aux = None
                 entry.freed = True

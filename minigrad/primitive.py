@@ -29,6 +29,7 @@ from .tensor import Tensor
 class Primitive:
     """A differentiable operation: forward on arrays, backward as a vjp rule."""
 
+    __slots__ = ("name", "forward", "vjp", "n_out", "broadcasts", "fused", "has_aux", "simple")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
@@ -42,6 +43,7 @@ class Primitive:
         self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
         self.fused = fused
         self.has_aux = has_aux
+        self.simple = n_out == 1 and not has_aux  # one plain output: apply's fast path
         Primitive.registry[name] = self
 
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,26 +81,32 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
     """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape."""
     # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
     record = False
-    arrays = []
+    arrays: list = []
     for a in args:
-        if not isinstance(a, Tensor):
+        if isinstance(a, Tensor):
+            arrays.append(a.data)
+            if a._rg:
+                record = True
+        elif type(a) is float or type(a) is int:
+            # NOTE: a Python number goes to numpy as is: numpy treats it as "weak", so
+            # float32 * 0.5 stays float32 (NEP 50); a 0-d float64 array would promote.
+            arrays.append(a)
+        else:
             return apply(op, _lift_all(args), params)
-        arrays.append(a.data)
-        if a._rg:
-            record = True
     try:
         out = op.forward(*arrays, **params)
     except ValueError as e:
         raise _op_error(op, arrays, e) from None
     aux = None
-    if op.has_aux:
-        out, aux = out
-    if op.n_out == 1:
+    if op.simple:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         outs: tuple = (out,)
     else:
-        outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+        if op.has_aux:
+            out, aux = out
+        outs = (out,) if op.n_out == 1 else tuple(out)
+        outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
     state = _state
     if state.anomaly:
         from .anomaly import check_forward
@@ -106,11 +114,14 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
         check_forward(op, outs)
     if not (record and state.grad_enabled):
         if op.n_out == 1:
-            return Tensor._make(out, None)
+            return Tensor._make(outs[0], None)
         return tuple(Tensor._make(o, None) for o in outs)
 
-    parents = []
+    parents: list[Any] = []
     for i, a in enumerate(args):
+        if type(a) is float or type(a) is int:
+            parents.append(None)
+            continue
         src = a._entry
         if src is None:
             arr = arrays[i]
@@ -123,8 +134,8 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
             parents.append(src)
     for o in outs:
         o.flags.writeable = False  # saved for backward: mutating it must fail loudly
-    entry = Entry(op, tuple(parents), tuple([a._slot for a in args]), (*arrays, *outs),
-                  params, op.n_out)
+    entry = Entry(op, tuple(parents), tuple([getattr(a, "_slot", 0) for a in args]),
+                  (*arrays, *outs), params, op.n_out)
     entry.aux = aux
     if state.anomaly:
         from .anomaly import remember_origin
@@ -132,14 +143,14 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
         remember_origin(entry)
     state.tape.record(entry)
     if op.n_out == 1:
-        return Tensor._make(out, entry, 0)
+        return Tensor._make(outs[0], entry, 0)
     return tuple(Tensor._make(o, entry, k) for k, o in enumerate(outs))
 
 
 def _op_error(op: Primitive, arrays: list, e: ValueError) -> ValueError:
     """A forward failure, reworded to name the op and the shapes."""
     if op.broadcasts:
-        shapes = " and ".join(str(a.shape) for a in arrays)
+        shapes = " and ".join(str(np.shape(a)) for a in arrays)
         return ValueError(f"{op.name}: shapes {shapes} do not broadcast")
     if str(e).startswith(op.name + ":"):
         return e

@@ -183,30 +183,30 @@ class Tensor:
 
         retain_grad(self)
 
-    # ---- operators ---------------------------------------------------------------------
+    # ---- operators: straight to the primitive (this is every op's hot path) --------------
     def __add__(self, other: Any) -> Tensor:
-        return ops.add(self, other)
+        return _apply(P.add, (self, other), _NO_PARAMS)
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
+        return _apply(P.add, (other, self), _NO_PARAMS)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
+        return _apply(P.sub, (self, other), _NO_PARAMS)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
+        return _apply(P.sub, (other, self), _NO_PARAMS)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.mul(self, other)
+        return _apply(P.mul, (self, other), _NO_PARAMS)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
+        return _apply(P.mul, (other, self), _NO_PARAMS)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.truediv(self, other)
+        return _apply(P.truediv, (self, other), _NO_PARAMS)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.truediv(other, self)
+        return _apply(P.truediv, (other, self), _NO_PARAMS)
 
     def __pow__(self, other: Any) -> Tensor:
         return ops.pow(self, other)
@@ -215,13 +215,13 @@ class Tensor:
         return ops.pow(other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.matmul(self, other)
+        return _apply(P.matmul, (self, other), _NO_PARAMS)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.matmul(other, self)
+        return _apply(P.matmul, (other, self), _NO_PARAMS)
 
     def __neg__(self) -> Tensor:
-        return ops.neg(self)
+        return _apply(P.neg, (self,), _NO_PARAMS)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
@@ -258,25 +258,25 @@ class Tensor:
 
     # ---- methods (thin wrappers over minigrad.ops) -------------------------------------
     def exp(self) -> Tensor:
-        return ops.exp(self)
+        return _apply(P.exp, (self,), _NO_PARAMS)
 
     def log(self) -> Tensor:
-        return ops.log(self)
+        return _apply(P.log, (self,), _NO_PARAMS)
 
     def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
+        return _apply(P.sqrt, (self,), _NO_PARAMS)
 
     def tanh(self) -> Tensor:
-        return ops.tanh(self)
+        return _apply(P.tanh, (self,), _NO_PARAMS)
 
     def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
+        return _apply(P.sigmoid, (self,), _NO_PARAMS)
 
     def relu(self) -> Tensor:
-        return ops.relu(self)
+        return _apply(P.relu, (self,), _NO_PARAMS)
 
     def abs(self) -> Tensor:
-        return ops.abs(self)
+        return _apply(P.absolute, (self,), _NO_PARAMS)
 
     def __abs__(self) -> Tensor:
         return ops.abs(self)
@@ -354,4 +354,9 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(arr, requires_grad)
 
 
-from . import ops  # noqa: E402  (ops needs Tensor; Tensor's methods need ops at call time)
+# Imported last: ops and primitives need Tensor, and Tensor's methods need them at call time.
+from . import ops  # noqa: E402
+from . import primitives as P  # noqa: E402
+from .primitive import apply as _apply  # noqa: E402
+
+_NO_PARAMS: dict[str, Any] = {}
