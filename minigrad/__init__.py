@@ -7,10 +7,12 @@
     tensor([2., 4., 6.])
 """
 
+from . import data, nn, ops, optim
 from . import inspect as inspect
-from . import ops
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import grad
+from .checkpoint import CheckpointError, load, save
+from .nn.init import manual_seed
 from .ops import *  # noqa: F403
 from .primitive import Primitive
 from .tape import Entry, Tape, current_tape, enable_grad, is_grad_enabled, no_grad
@@ -21,5 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
     "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
-    "detect_anomaly", "AnomalyError",
+    "detect_anomaly", "AnomalyError", "save", "load", "CheckpointError", "manual_seed", "data",
+    "nn", "optim",
 ]
