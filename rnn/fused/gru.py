@@ -1,0 +1,403 @@
+"""Fused whole-sequence GRU kernels: plain arrays in and out, no autograd.
+
+The input projection ``xw = x @ W_ih.T + b_ih`` (one big GEMM over all time steps) is the
+caller's job; these kernels run only what depends on the previous hidden state. Gates are
+stacked ``r, z, n`` as in PyTorch. Two candidate formulas are supported:
+
+* ``reset_after=True`` (PyTorch / cuDNN)::
+
+      r = sigmoid(xw_r + h W_hr^T + b_hr)
+      z = sigmoid(xw_z + h W_hz^T + b_hz)
+      n = tanh(xw_n + r * (h W_hn^T + b_hn))
+      h' = (1 - z) * n + z * h
+
+* ``reset_after=False`` (Cho et al. 2014): ``n = tanh(xw_n + (r * h) W_hn^T + b_hn)``.
+
+Variable lengths: for ``t >= lengths[b]`` row ``b`` keeps its state and ``out[t, b] = 0``;
+such steps contribute nothing to any gradient. Only forward time order exists here: a reverse
+direction is run by the caller on flipped sequences.
+
+Inside the time loop only the recurrent GEMMs (through :mod:`minigrad.backend.blas`) and
+vectorised gate arithmetic run. The weight gradient is one large GEMM over all ``T * B`` rows
+after the loop (two for the row blocks that multiply different operands). Kernels compile
+lazily on first use, are cached on disk, and release the GIL.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from minigrad.backend.blas import gemm
+from minigrad.backend.jit import kernel, sigmoid_, tanh_
+
+__all__ = ["GRUCache", "gru_backward", "gru_forward"]
+
+
+class GRUCache(NamedTuple):
+    """What :func:`gru_forward` keeps for :func:`gru_backward` (arrays are rows ``t * B + b``).
+
+    hs       ((T + 1) * B, H)  state before step t at rows t*B..; the last block is h_n
+    gates    (T * B, 3H)       r, z, n after their nonlinearities
+    aux      (T * B, H)        reset_after: h W_hn^T + b_hn;  otherwise: r * h
+    lengths  (B,) int64        per-row sequence lengths (T for every row when none were given)
+    reset_after                which candidate formula produced the cache
+    """
+
+    hs: np.ndarray
+    gates: np.ndarray
+    aux: np.ndarray
+    lengths: np.ndarray
+    reset_after: bool
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks (shared with rnn_tanh)
+# ----------------------------------------------------------------------------------------------
+def check_float_arrays(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """C-contiguous versions of the arrays, all float32 or all float64 (else TypeError)."""
+    out = []
+    dtype = None
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
+        if dtype is None:
+            dtype = a.dtype
+        elif a.dtype != dtype:
+            raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} like the others")
+        out.append(np.ascontiguousarray(a))
+    return tuple(out)
+
+
+def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
+    """Validated int64 (B,) lengths; every row gets T when ``lengths`` is None."""
+    if lengths is None:
+        return np.full(B, T, dtype=np.int64)
+    lens = np.asarray(lengths)
+    if lens.shape != (B,) or lens.dtype.kind not in "iu":
+        raise ValueError(f"lengths must be an integer array of shape ({B},), got {lens.shape}")
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
+    if B and (lens.min() < 1 or lens.max() > T):
+        raise ValueError(f"lengths must lie in [1, {T}], got {lens.min()}..{lens.max()}")
+    return lens
+
+
+# ----------------------------------------------------------------------------------------------
+# Kernels (2-D arrays, row index t * B + b)
+# ----------------------------------------------------------------------------------------------
+@kernel
+def _fwd_reset_after(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+    B = lengths.shape[0]
+    T = xw.shape[0] // B
+    H = w_hh.shape[1]
+    H2 = 2 * H
+    for t in range(T):
+        base = t * B
+        # gh = h_{t-1} @ W_hh^T   (B, 3H)
+        gemm(False, True, 1.0, hs[base : base + B], w_hh, 0.0, gh)
+        for b in range(B):
+            row = base + b
+            hp = hs[row]
+            hq = hs[row + B]
+            g = gates[row]
+            a = aux[row]
+            if t < lengths[b]:
+                x = xw[row]
+                q = gh[b]
+                for j in range(H):
+                    r = sigmoid_(x[j] + q[j] + b_hh[j])
+                    z = sigmoid_(x[H + j] + q[H + j] + b_hh[H + j])
+                    hn = q[H2 + j] + b_hh[H2 + j]
+                    n = tanh_(x[H2 + j] + r * hn)
+                    g[j] = r
+                    g[H + j] = z
+                    g[H2 + j] = n
+                    a[j] = hn
+                    hq[j] = n + z * (hp[j] - n)
+            else:
+                for j in range(H):
+                    hq[j] = hp[j]
+                    a[j] = 0.0
+                for j in range(3 * H):
+                    g[j] = 0.0
+
+
+@kernel
+def _fwd_reset_before(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+    B = lengths.shape[0]
+    T = xw.shape[0] // B
+    H = w_hh.shape[1]
+    H2 = 2 * H
+    w_rz = w_hh[:H2]
+    w_n = w_hh[H2:]
+    g_rz = gh[:, :H2]
+    g_n = gh[:, H2:]
+    for t in range(T):
+        base = t * B
+        # [r | z] pre-activations from h_{t-1}   (B, 2H)
+        gemm(False, True, 1.0, hs[base : base + B], w_rz, 0.0, g_rz)
+        for b in range(B):
+            row = base + b
+            hp = hs[row]
+            g = gates[row]
+            a = aux[row]
+            if t < lengths[b]:
+                x = xw[row]
+                q = gh[b]
+                for j in range(H):
+                    r = sigmoid_(x[j] + q[j] + b_hh[j])
+                    z = sigmoid_(x[H + j] + q[H + j] + b_hh[H + j])
+                    g[j] = r
+                    g[H + j] = z
+                    a[j] = r * hp[j]
+            else:
+                for j in range(H):
+                    a[j] = 0.0
+                for j in range(3 * H):
+                    g[j] = 0.0
+        # (r * h_{t-1}) @ W_hn^T   (B, H)
+        gemm(False, True, 1.0, aux[base : base + B], w_n, 0.0, g_n)
+        for b in range(B):
+            row = base + b
+            hp = hs[row]
+            hq = hs[row + B]
+            if t < lengths[b]:
+                x = xw[row]
+                q = gh[b]
+                g = gates[row]
+                for j in range(H):
+                    n = tanh_(x[H2 + j] + q[H2 + j] + b_hh[H2 + j])
+                    g[H2 + j] = n
+                    hq[j] = n + g[H + j] * (hp[j] - n)
+            else:
+                for j in range(H):
+                    hq[j] = hp[j]
+
+
+@kernel
+def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
+                     d_xw, dgn, d_w_hh, d_b_hh, dh, dgh, dprev):
+    B = lengths.shape[0]
+    T = d_xw.shape[0] // B
+    H = w_hh.shape[1]
+    one = w_hh.dtype.type(1.0)
+    H2 = 2 * H
+    H3 = 3 * H
+    for b in range(B):
+        for j in range(H):
+            dh[b, j] = d_hn[b, j]
+    for t in range(T - 1, -1, -1):
+        base = t * B
+        for b in range(B):
+            row = base + b
+            dx = d_xw[row]
+            dg = dgh[b]
+            dgr = dgn[row]
+            dp = dprev[b]
+            dhb = dh[b]
+            if t < lengths[b]:
+                hp = hs[row]
+                g = gates[row]
+                a = aux[row]
+                do = d_out[row]
+                for j in range(H):
+                    gr = dhb[j] + do[j]
+                    r = g[j]
+                    z = g[H + j]
+                    n = g[H2 + j]
+                    dan = gr * (one - z) * (one - n * n)
+                    dar = dan * a[j] * r * (one - r)
+                    daz = gr * (hp[j] - n) * z * (one - z)
+                    dx[j] = dar
+                    dx[H + j] = daz
+                    dx[H2 + j] = dan
+                    dg[j] = dar
+                    dg[H + j] = daz
+                    dg[H2 + j] = dan * r
+                    dgr[j] = dan * r
+                    dp[j] = gr * z
+            else:
+                for j in range(H3):
+                    dx[j] = 0.0
+                    dg[j] = 0.0
+                for j in range(H):
+                    dgr[j] = 0.0
+                    dp[j] = dhb[j]
+        # dh_{t-1} = dh * z + dgh @ W_hh
+        gemm(False, False, 1.0, dgh, w_hh, 1.0, dprev)
+        dh, dprev = dprev, dh
+    rows = T * B
+    h_all = hs[:rows]
+    gemm(True, False, 1.0, d_xw[:, :H2], h_all, 0.0, d_w_hh[:H2])
+    gemm(True, False, 1.0, dgn, h_all, 0.0, d_w_hh[H2:])
+    for j in range(H3):
+        d_b_hh[j] = 0.0
+    for row in range(rows):
+        dx = d_xw[row]
+        dgr = dgn[row]
+        for j in range(H2):
+            d_b_hh[j] += dx[j]
+        for j in range(H):
+            d_b_hh[H2 + j] += dgr[j]
+    return dh
+
+
+@kernel
+def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
+                      d_xw, d_w_hh, d_b_hh, dh, drh, dprev):
+    B = lengths.shape[0]
+    T = d_xw.shape[0] // B
+    H = w_hh.shape[1]
+    one = w_hh.dtype.type(1.0)
+    H2 = 2 * H
+    H3 = 3 * H
+    w_rz = w_hh[:H2]
+    w_n = w_hh[H2:]
+    for b in range(B):
+        for j in range(H):
+            dh[b, j] = d_hn[b, j]
+    for t in range(T - 1, -1, -1):
+        base = t * B
+        for b in range(B):
+            row = base + b
+            dx = d_xw[row]
+            dhb = dh[b]
+            if t < lengths[b]:
+                g = gates[row]
+                do = d_out[row]
+                for j in range(H):
+                    gr = dhb[j] + do[j]
+                    n = g[H2 + j]
+                    dhb[j] = gr
+                    dx[H2 + j] = gr * (one - g[H + j]) * (one - n * n)
+            else:
+                for j in range(H3):
+                    dx[j] = 0.0
+        # d(r * h_{t-1}) = dan @ W_hn   (B, H)
+        gemm(False, False, 1.0, d_xw[base : base + B, H2:], w_n, 0.0, drh)
+        for b in range(B):
+            row = base + b
+            dp = dprev[b]
+            dhb = dh[b]
+            if t < lengths[b]:
+                dx = d_xw[row]
+                hp = hs[row]
+                g = gates[row]
+                q = drh[b]
+                for j in range(H):
+                    gr = dhb[j]
+                    r = g[j]
+                    z = g[H + j]
+                    n = g[H2 + j]
+                    dx[j] = q[j] * hp[j] * r * (one - r)
+                    dx[H + j] = gr * (hp[j] - n) * z * (one - z)
+                    dp[j] = gr * z + q[j] * r
+            else:
+                for j in range(H):
+                    dp[j] = dhb[j]
+        # dh_{t-1} += [dar | daz] @ [W_hr; W_hz]
+        gemm(False, False, 1.0, d_xw[base : base + B, :H2], w_rz, 1.0, dprev)
+        dh, dprev = dprev, dh
+    rows = T * B
+    gemm(True, False, 1.0, d_xw[:, :H2], hs[:rows], 0.0, d_w_hh[:H2])
+    gemm(True, False, 1.0, d_xw[:, H2:], aux, 0.0, d_w_hh[H2:])
+    for j in range(H3):
+        d_b_hh[j] = 0.0
+    for row in range(rows):
+        dx = d_xw[row]
+        for j in range(H3):
+            d_b_hh[j] += dx[j]
+    return dh
+
+
+# ----------------------------------------------------------------------------------------------
+# Python API
+# ----------------------------------------------------------------------------------------------
+def gru_forward(
+    xw: np.ndarray,
+    w_hh: np.ndarray,
+    b_hh: np.ndarray,
+    h0: np.ndarray,
+    lengths: np.ndarray | None,
+    reset_after: bool = True,
+) -> tuple[np.ndarray, np.ndarray, GRUCache]:
+    """Run a GRU layer over a whole sequence (forward time order).
+
+    xw (T, B, 3H) = x @ W_ih.T + b_ih (gates r, z, n; b_hh not folded in); w_hh (3H, H);
+    b_hh (3H,) (zeros for a layer without bias); h0 (B, H); lengths None or int (B,) with
+    1 <= lengths[b] <= T. All float arrays share one dtype, float32 or float64.
+
+    Returns ``out`` (T, B, H) (zero at padded steps), ``h_n`` (B, H) (each row's state after
+    its own last step) and the cache for :func:`gru_backward`.
+    """
+    xw, w_hh, b_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, b_hh=b_hh, h0=h0)
+    if xw.ndim != 3 or xw.shape[0] < 1:
+        raise ValueError(f"xw must be (T, B, 3H) with T >= 1, got shape {xw.shape}")
+    T, B, H3 = xw.shape
+    H = H3 // 3
+    if H3 != 3 * H or w_hh.shape != (H3, H) or b_hh.shape != (H3,) or h0.shape != (B, H):
+        raise ValueError(
+            f"inconsistent GRU shapes: xw {xw.shape}, w_hh {w_hh.shape}, b_hh {b_hh.shape}, "
+            f"h0 {h0.shape}"
+        )
+    lens = as_lengths(lengths, T, B)
+    dt = xw.dtype
+    hs = np.empty(((T + 1) * B, H), dtype=dt)
+    hs[:B] = h0
+    gates = np.empty((T * B, H3), dtype=dt)
+    aux = np.empty((T * B, H), dtype=dt)
+    gh = np.empty((B, H3), dtype=dt)
+    fwd = _fwd_reset_after if reset_after else _fwd_reset_before
+    fwd(xw.reshape(T * B, H3), w_hh, b_hh, lens, hs, gates, aux, gh)
+    out = hs[B:].reshape(T, B, H).copy()
+    if lengths is not None:
+        out[np.arange(T)[:, None] >= lens[None, :]] = 0.0
+    h_n = hs[T * B :].copy()
+    return out, h_n, GRUCache(hs, gates, aux, lens, bool(reset_after))
+
+
+def gru_backward(
+    d_out: np.ndarray,
+    d_hn: np.ndarray,
+    w_hh: np.ndarray,
+    b_hh: np.ndarray,
+    cache: GRUCache,
+    reset_after: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`gru_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
+
+    Returns ``(d_xw, d_w_hh, d_b_hh, d_h0)`` with the shapes of ``xw``, ``w_hh``, ``b_hh`` and
+    ``h0``. ``d_xw`` is also the gradient of ``b_ih`` once summed over (T, B).
+    """
+    if bool(reset_after) != cache.reset_after:
+        raise ValueError("reset_after differs from the one the forward pass used")
+    d_out, d_hn, w_hh, b_hh = check_float_arrays(d_out=d_out, d_hn=d_hn, w_hh=w_hh, b_hh=b_hh)
+    dt = w_hh.dtype
+    if cache.hs.dtype != dt:
+        raise TypeError(f"cache dtype {cache.hs.dtype} differs from w_hh dtype {dt}")
+    B = cache.lengths.shape[0]
+    H = w_hh.shape[1]
+    T = cache.gates.shape[0] // B
+    if d_out.shape != (T, B, H) or d_hn.shape != (B, H) or w_hh.shape != (3 * H, H):
+        raise ValueError(
+            f"inconsistent GRU gradient shapes: d_out {d_out.shape}, d_hn {d_hn.shape}, "
+            f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
+        )
+    d_xw = np.empty((T * B, 3 * H), dtype=dt)
+    d_w_hh = np.empty((3 * H, H), dtype=dt)
+    d_b_hh = np.empty(3 * H, dtype=dt)
+    dh = np.empty((B, H), dtype=dt)
+    dprev = np.empty((B, H), dtype=dt)
+    d2 = d_out.reshape(T * B, H)
+    if reset_after:
+        dgn = np.empty((T * B, H), dtype=dt)
+        dgh = np.empty((B, 3 * H), dtype=dt)
+        d_h0 = _bwd_reset_after(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates, cache.aux,
+                                d_xw, dgn, d_w_hh, d_b_hh, dh, dgh, dprev)
+    else:
+        drh = np.empty((B, H), dtype=dt)
+        d_h0 = _bwd_reset_before(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates,
+                                 cache.aux, d_xw, d_w_hh, d_b_hh, dh, drh, dprev)
+    return d_xw.reshape(T, B, 3 * H), d_w_hh, d_b_hh, d_h0
