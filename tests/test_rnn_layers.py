@@ -40,7 +40,7 @@ def expected_shapes(kind: str, I: int, H: int, L: int, D: int, bias: bool,
     """The contract's table of names and shapes, written out."""
     G = {"RNN": 1, "LSTM": 4, "GRU": 3}[kind] * H
     R = P or H
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for k in range(L):
         for sfx in ["", "_reverse"][:D]:
             shapes[f"weight_ih_l{k}{sfx}"] = (G, I if k == 0 else D * R)
@@ -180,7 +180,8 @@ def test_padded_batch_gives_what_each_sequence_gives_alone(kind: str, kw: dict,
         for s, w in zip(states, seeds[1:], strict=False):
             loss = loss + (s * Tensor(w[:, cols])).sum()
         loss.backward()
-        grads = [xt.grad.data, ht.grad.data] + ([ct.grad.data] if kind == "LSTM" else [])
+        grads = [t.grad.data for t in (xt, ht, ct)[:3 if kind == "LSTM" else 2]
+                 if t.grad is not None]
         return [out.data, *(s.data for s in states)], grads + [
             p.grad.data.copy() for p in layer.parameters()]
 
@@ -238,7 +239,8 @@ def test_errors_name_the_layer_and_the_numbers() -> None:
     with pytest.raises(ValueError, match="^LSTM: expected input size 32, got 16$"):
         lstm(Tensor(np.zeros((5, 2, 16), np.float32)))
     gru = rnn.GRU(4, 3, rng=0)
-    with pytest.raises(ValueError, match=r"^GRU: expected h0 of shape \(1, 2, 3\), got \(1, 2, 5\)$"):
+    msg = r"^GRU: expected h0 of shape \(1, 2, 3\), got \(1, 2, 5\)$"
+    with pytest.raises(ValueError, match=msg):
         gru(Tensor(np.zeros((5, 2, 4), np.float32)), Tensor(np.zeros((1, 2, 5), np.float32)))
     with pytest.raises(ValueError, match=r"lengths\[1\] = 9 exceeds sequence length 5"):
         lstm(x, lengths=[5, 9])
@@ -332,18 +334,19 @@ def test_machinery_gradients_match_central_differences() -> None:
     """Reversal within lengths and masking of padded steps, by finite differences."""
     rng = np.random.default_rng(6)
     lengths = np.array([3, 1, 2])
-    cells = [MinimalCell(2, 2, 0), PairCell(2, 2, 1)]
+    single, pair = MinimalCell(2, 2, 0), PairCell(2, 2, 1)
 
-    def f(x: Tensor, h0: Tensor, U: Tensor, V: Tensor, s: Tensor) -> tuple[Tensor, ...]:
-        for name, t in (("U", U), ("V", V), ("s", s)):
-            object.__setattr__(cells[0], name, t)
-            object.__setattr__(cells[1].inner, name, t)
-        out_f, h_f = run_cell(cells[0], x, h0, lengths)
-        out_r, (h_r, acc) = run_cell(cells[1], x, (h0, h0), lengths, reverse=True)
+    def f(x: Tensor, h0: Tensor, U: Tensor, V: Tensor, s: Tensor) -> tuple[Any, ...]:
+        for name, t in (("U", U), ("V", V), ("s", s)):  # the same weights in both cells
+            object.__setattr__(single, name, t)
+            object.__setattr__(pair.inner, name, t)
+        out_f, h_f = run_cell(single, x, h0, lengths)
+        out_r, (h_r, acc) = run_cell(pair, x, (h0, h0), lengths,  # type: ignore[misc]
+                                     reverse=True)
         return out_f, h_f, out_r, h_r, acc
 
     x = rng.standard_normal((3, 3, 2))
-    assert gradcheck(f, [x, rng.standard_normal((3, 2)), *(p.data for p in cells[0].parameters())])
+    assert gradcheck(f, [x, rng.standard_normal((3, 2)), *(p.data for p in single.parameters())])
 
 
 # ---- higher order -------------------------------------------------------------------------------
@@ -352,8 +355,9 @@ def test_reference_layer_supports_second_derivatives() -> None:
     x = Tensor(np.random.default_rng(7).standard_normal((3, 2, 2)), requires_grad=True)
     out, _ = layer(x, lengths=[3, 2])
     (gx,) = mg.grad((out * out).sum(), [x], create_graph=True)
+    assert gx is not None
     (ggx,) = mg.grad(gx.sum(), [x])
-    assert ggx.shape == x.shape and np.isfinite(ggx.data).all()
+    assert ggx is not None and ggx.shape == x.shape and np.isfinite(ggx.data).all()
 
 
 @pytest.mark.skipif(not rnn.fused_available(), reason="fused kernels unavailable")
