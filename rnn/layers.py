@@ -187,7 +187,8 @@ class Bidirectional(Module):
     reverse direction's final state is the reverse half of ``output[0]``.
 
     Call: ``output, [state_fwd, state_rev] = layer(x, states=None, lengths=None)`` with x
-    (T, B, I) and output (T, B, 2H). Shape legend as :class:`Recurrent`.
+    (T, B, I) and output (T, B, 2H).
+    Shape legend: T time steps, B batch, I input size, H each cell's output size.
     """
 
     num_directions = 2
@@ -247,6 +248,8 @@ class Stacked(Module):
 
     Call: ``output, states = stack(x, states=None, lengths=None)`` with x (T, B, I), output the
     last layer's (T, B, D*H), and one final state per layer and direction.
+    Shape legend: T time steps, B batch, I input size, H the last layer's cell output size,
+    D its number of directions.
     """
 
     def __init__(self, layers: Sequence[Any], dropout: float = 0.0,

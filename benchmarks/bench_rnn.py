@@ -1,0 +1,174 @@
+"""Recurrent training-step benchmark: minigrad fused, minigrad reference and PyTorch, one process.
+
+One step = forward + backward of ``loss = sum(output)`` through an RNN / LSTM / GRU layer (x does
+not require grad), float32 and float64, for
+
+    small  B16 T32 I32 H64      medium  B32 T64 I128 H256      large  B64 T128 I256 H512
+
+with 1 layer, or 2 bidirectional layers. For each configuration the implementations run in
+interleaved rounds (one step each per round, after warm-up steps that also compile the kernels),
+and the table shows median milliseconds and the ratios to PyTorch measured in this process.
+The machines are shared and noisy: compare ratios, not absolute times across sessions.
+
+    python benchmarks/bench_rnn.py               # everything (takes a while)
+    python benchmarks/bench_rnn.py --quick       # float32, small and medium, 1 layer and 2x bidir
+    python benchmarks/bench_rnn.py --cells lstm --sizes medium --dtypes float64 --rounds 9
+
+The reference path (one minigrad op at a time) is skipped where a single step would take longer
+than ``--reference-limit`` seconds; the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import rnn
+from minigrad import Tensor
+
+SIZES = {"small": (16, 32, 32, 64), "medium": (32, 64, 128, 256), "large": (64, 128, 256, 512)}
+TOPOLOGIES = {"1": dict(num_layers=1, bidirectional=False),
+              "2bi": dict(num_layers=2, bidirectional=True)}
+CELLS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def minigrad_step(layer: Any, x: np.ndarray) -> Callable[[], None]:
+    xt = Tensor(x)
+
+    def step() -> None:
+        layer.zero_grad()
+        out, _ = layer(xt)
+        out.sum().backward()
+
+    return step
+
+
+def torch_step(torch: Any, layer: Any, x: np.ndarray) -> Callable[[], None]:
+    xt = torch.from_numpy(x)
+
+    def step() -> None:
+        layer.zero_grad()
+        out, _ = layer(xt)
+        out.sum().backward()
+
+    return step
+
+
+def timed(step: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def bench_config(cell: str, dtype: str, size: str, topo: str, rounds: int, torch: Any,
+                 reference_limit: float) -> dict[str, Any]:
+    B, T, I, H = SIZES[size]
+    x = np.random.default_rng(0).standard_normal((T, B, I)).astype(dtype)
+    kw = TOPOLOGIES[topo]
+    steps: dict[str, Callable[[], None]] = {}
+    fused = getattr(rnn, CELLS[cell])(I, H, impl="fused", dtype=dtype, rng=0, **kw)
+    steps["fused"] = minigrad_step(fused, x)
+    reference = getattr(rnn, CELLS[cell])(I, H, impl="reference", dtype=dtype, rng=0, **kw)
+    steps["reference"] = minigrad_step(reference, x)
+    if torch is not None:
+        tl = getattr(torch.nn, CELLS[cell])(I, H, dtype=getattr(torch, dtype), **kw)
+        steps["torch"] = torch_step(torch, tl, x)
+
+    skipped = []
+    for name, step in list(steps.items()):
+        first = timed(step)  # compiles (or loads from the cache) for the fused path
+        if name == "reference" and first > reference_limit:
+            skipped.append(name)
+            del steps[name]
+            continue
+        timed(step)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            times[name].append(timed(step))
+    med = {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
+    return dict(cell=cell, dtype=dtype, size=size, topo=topo, ms=med, skipped=skipped)
+
+
+def fmt(row: dict[str, Any]) -> str:
+    ms = row["ms"]
+
+    def cell(name: str) -> str:
+        if name in row["skipped"]:
+            return "skipped"
+        return f"{ms[name]:.2f}" if name in ms else "-"
+
+    def ratio(name: str) -> str:
+        if name in ms and "torch" in ms:
+            return f"{ms[name] / ms['torch']:.2f}"
+        return "-"
+
+    layers = "1" if row["topo"] == "1" else "2 bidir"
+    return (f"| {CELLS[row['cell']]} | {row['dtype']} | {row['size']} | {layers} | "
+            f"{cell('fused')} | {cell('reference')} | {cell('torch')} | "
+            f"{ratio('fused')} | {ratio('reference')} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="float32, small and medium only")
+    ap.add_argument("--cells", default="rnn,lstm,gru")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--sizes", default="small,medium,large")
+    ap.add_argument("--topologies", default="1,2bi")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="timed rounds per configuration (default: by size, 15 / 7 / 5)")
+    ap.add_argument("--reference-limit", type=float, default=2.0,
+                    help="skip the reference path where one step takes longer (seconds)")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.dtypes, args.sizes = "float32", "small,medium"
+
+    torch: Any = None
+    if not args.no_torch:
+        try:
+            import torch as torch_module
+        except ImportError:
+            print("PyTorch not installed: no torch column")
+        else:
+            torch = torch_module
+
+    print(f"CPU: {cpu_name()}; numpy {np.__version__}"
+          + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
+    print("median ms per training step (forward + backward, loss = sum of outputs); "
+          "ratios = time / PyTorch's time, same process, interleaved rounds\n")
+    print("| cell | dtype | size | layers | fused ms | reference ms | torch ms | "
+          "fused/torch | reference/torch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    default_rounds = {"small": 15, "medium": 7, "large": 5}
+    for dtype in args.dtypes.split(","):
+        for cell in args.cells.split(","):
+            for topo in args.topologies.split(","):
+                for size in args.sizes.split(","):
+                    rounds = args.rounds or default_rounds[size]
+                    row = bench_config(cell, dtype, size, topo, rounds, torch,
+                                       args.reference_limit)
+                    print(fmt(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
