@@ -2,15 +2,18 @@
 
 For one layer (one or two directions) the primitive's forward does, on numpy arrays:
 
-    xw = x @ W_ih^T + b_ih (+ b_hh)            one large GEMM over all T*B rows (per direction)
-    reverse direction: flip each sequence of xw within its own length
+    reverse direction: x' = x with each sequence flipped within its own length (else x' = x)
+    xw = x' @ W_ih^T + b_ih (+ b_hh)           one large GEMM over all T*B rows
     out, final states = kernel(xw, ...)        the recurrence: only what depends on h_{t-1}
     reverse direction: flip out back into the input's time order
 
 and its backward (backpropagation through time) runs the kernel's hand-written backward and
 then, again as large GEMMs over all T*B rows,
 
-    dW_ih = dXW^T @ x      db_ih = sum of dXW over (T, B)      dx = dXW @ W_ih
+    dW_ih = dXW^T @ x'      db_ih = sum of dXW over (T, B)      dx' = dXW @ W_ih
+
+Flipping x (width I) rather than xw (width G) keeps the reordering cheap; the weight gradients
+are sums over all (t, b), so their order never matters.
 
 The two directions of a bidirectional layer are independent, so both passes run them
 concurrently (:func:`minigrad.backend.run_pair`, one BLAS thread each). The whole layer is one
@@ -108,8 +111,15 @@ _KINDS = {
 
 
 # ---- the layer primitive: forward and backward on arrays -------------------------------------
-def _flip(a: np.ndarray, flip: np.ndarray) -> np.ndarray:
-    """``a`` (T, B, .) with each sequence reversed within its length (a C-contiguous copy)."""
+def _reading_order(a: np.ndarray, d: int, flip: np.ndarray) -> np.ndarray:
+    """``a`` (T, B, .) in the order direction ``d`` reads it, C-contiguous.
+
+    Direction 0 reads forwards; direction 1 reads each sequence backwards within its length
+    (``flip`` is :func:`rnn.layers.reversal_index`, its own inverse, so the same call also
+    turns the reverse direction's results back into time order).
+    """
+    if d == 0:
+        return np.ascontiguousarray(a)
     return a[flip, np.arange(a.shape[1])[None, :]]
 
 
@@ -131,20 +141,16 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
     """Inputs: x (T, B, I), the initial states (D, B, .) each, then every direction's weights."""
     states0, weights = arrays[:kind.n_states], arrays[kind.n_states:]
     T, B, I = x.shape
-    x2 = x.reshape(T * B, I)
 
     def direction(d: int) -> Any:
         w = _split(weights, names, d)
-        xw = x2 @ w["weight_ih"].T
+        xs = _reading_order(x, d, flip)
+        xw = xs.reshape(T * B, I) @ w["weight_ih"].T
         if "bias_ih" in w:
-            xw += w["bias_ih"]
-            if kind.fold_b_hh:
-                xw += w["bias_hh"]
-        xw = xw.reshape(T, B, -1)
-        if d == 1:
-            xw = _flip(xw, flip)
-        out, finals, cache = kind.recur(xw, w, [s[d] for s in states0], lengths, option)
-        return (_flip(out, flip) if d == 1 else out), finals, cache
+            xw += (w["bias_ih"] + w["bias_hh"]) if kind.fold_b_hh else w["bias_ih"]
+        out, finals, cache = kind.recur(xw.reshape(T, B, -1), w, [s[d] for s in states0],
+                                        lengths, option)
+        return _reading_order(out, d, flip), finals, cache
 
     results = _directions(direction, n_dir)
     out = results[0][0] if n_dir == 1 else np.concatenate([r[0] for r in results], axis=2)
@@ -159,29 +165,28 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
     d_out, d_finals = grads[0], grads[1:]
     weights = arrays[kind.n_states:]
     T, B, I = x.shape
-    x2 = x.reshape(T * B, I)
     P = d_out.shape[2] // n_dir
 
     def direction(d: int) -> Any:
         w = _split(weights, names, d)
-        g = d_out[:, :, d * P:(d + 1) * P]
-        g = _flip(g, flip) if d == 1 else np.ascontiguousarray(g)
+        g = _reading_order(d_out[:, :, d * P:(d + 1) * P], d, flip)
         d_xw, d_rec, d_s0 = kind.recur_back(g, [np.ascontiguousarray(f[d]) for f in d_finals],
                                             w, aux[d], option)
-        if d == 1:
-            d_xw = _flip(d_xw, flip)
         dxw2 = d_xw.reshape(T * B, -1)
-        d_w = {"weight_ih": dxw2.T @ x2, **d_rec}
+        # NOTE: dW_ih and db_ih sum over every (t, b), so they need no un-flipping: d_xw and
+        # the input, both in this direction's reading order, pair up step by step.
+        d_w = {"weight_ih": dxw2.T @ _reading_order(x, d, flip).reshape(T * B, I), **d_rec}
         if "bias_ih" in w:
             d_w["bias_ih"] = dxw2.sum(axis=0)
             if kind.fold_b_hh:
                 d_w["bias_hh"] = d_w["bias_ih"].copy()
-        return dxw2 @ w["weight_ih"], [d_w[n] for n in names], d_s0
+        dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
+        return dx, [d_w[n] for n in names], d_s0
 
     results = _directions(direction, n_dir)
     dx = results[0][0] if n_dir == 1 else results[0][0] + results[1][0]
     d_states0 = [np.stack([r[2][j] for r in results]) for j in range(kind.n_states)]
-    return (dx.reshape(T, B, I), *d_states0, *[g for r in results for g in r[1]])
+    return (dx, *d_states0, *[g for r in results for g in r[1]])
 
 
 def _primitive(name: str, kind: _Kind) -> Primitive:
