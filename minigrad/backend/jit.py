@@ -1,0 +1,224 @@
+"""The project's Numba settings in one place, and vectorisable activation helpers.
+
+Every fused kernel is declared with :data:`kernel`::
+
+    @kernel
+    def my_kernel(...): ...
+
+which is ``numba.njit`` with
+
+* ``cache=True``: compiled machine code is stored in ``__pycache__`` and reused by later processes
+  (first call from a warm cache is a fraction of a second instead of seconds). Caching is turned
+  off when the OpenBLAS binding is unavailable, so fallback builds and BLAS builds never share
+  cache files (Numba's cache does not notice which ``gemm`` a kernel was compiled against).
+* ``nogil=True``: kernels release the GIL, so two of them can run concurrently in two Python
+  threads (see :mod:`minigrad.backend.threads`).
+* ``error_model="numpy"``: division follows IEEE rules instead of raising; the Python error
+  model's zero-division check blocks SIMD.
+* ``fastmath=FASTMATH``: FMA contraction and sign-of-zero freedom only. Reassociation is left
+  out on purpose (it would undo the two-constant range reduction in :func:`exp_f32`), and so are
+  ``nnan``/``ninf``, so NaN and infinity propagate honestly. Elementwise loops vectorise without
+  these flags; only reductions would need reassociation.
+
+Nothing here compiles at import: decorators without signatures compile lazily on first call.
+
+Activation helpers (callable from ``@njit`` code only; dispatched on the scalar type at compile
+time, inlined into the caller, branch-free so loops over them vectorise):
+
+    tanh_(x)     float32: exp-based formula, max error ~1.5 ulp; float64: libm ``np.tanh``
+    sigmoid_(x)  float32: ``1 / (1 + exp(-x))`` branch-free, ~2.5 ulp; float64: same formula
+                 with libm ``np.exp`` (exact to a few ulp, no overflow for any input)
+    exp_f32(x)   float32 exp for x <= 0 (x >= -87.3 is exact to ~1.2 ulp; below, it clamps)
+
+float64 stays on libm on purpose: float64 results must match independent references to ~1e-12,
+and Numba with the PyPI llvmlite has no vector math library to make libm calls vectorise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
+
+from .blas import HAVE_CBLAS
+
+__all__ = ["FASTMATH", "KERNEL_OPTIONS", "exp_f32", "kernel", "sigmoid_", "tanh_"]
+
+FASTMATH = frozenset({"contract", "nsz"})
+
+KERNEL_OPTIONS: dict[str, Any] = {
+    # what :func:`kernel` passes to numba.njit (kept in sync by a test)
+    "cache": HAVE_CBLAS,
+    "nogil": True,
+    "fastmath": set(FASTMATH),
+    "error_model": "numpy",
+    "boundscheck": False,
+}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def kernel(fn: _F) -> _F:
+    """``numba.njit`` with the project's settings (use as ``@kernel``; no signatures: lazy compile).
+
+    Typed as returning ``fn`` itself so that type checkers see the Python signature.
+    """
+    return cast(
+        _F,
+        numba.njit(
+            fn,
+            cache=HAVE_CBLAS,
+            nogil=True,
+            fastmath=set(FASTMATH),
+            error_model="numpy",
+            boundscheck=False,
+        ),
+    )
+
+
+_HELPER_OPTIONS: Any = {
+    "fastmath": set(FASTMATH),
+    "error_model": "numpy",
+    "nogil": True,
+    "forceinline": True,  # LLVM alwaysinline: kernels must vectorise over these calls
+}
+
+# ---------------------------------------------------------------------------------------------
+# float32 exp, branch-free
+#   exp(x) = 2^n * exp(r),  n = round(x / ln 2),  r = x - n ln2  (|r| <= ln2 / 2)
+#   ln 2 is split into a 12-bit head (n * head is exact for |n| < 2^11) and a tail, so r is
+#   accurate; exp(r) is its Taylor polynomial to r^7 (truncation error < 0.1 ulp on |r| <= 0.35);
+#   2^n is built from its bit pattern.
+# ---------------------------------------------------------------------------------------------
+_LN2_HEAD = math.ldexp(math.floor(math.ldexp(math.frexp(math.log(2.0))[0], 12)), -12)
+_LN2_TAIL = math.log(2.0) - _LN2_HEAD
+_F32_LN2_HEAD = np.float32(_LN2_HEAD)
+_F32_LN2_TAIL = np.float32(_LN2_TAIL)
+_F32_INV_LN2 = np.float32(1.0 / math.log(2.0))
+_F32_EXP_MIN = np.float32(-87.3)  # exp(-87.3) ~ 1.2e-38, still a normal float32
+_F32_INV_FACT = tuple(np.float32(1.0 / math.factorial(k)) for k in range(8))
+
+
+@intrinsic
+def _bits_to_f32(typingctx, bits):  # type: ignore[no-untyped-def]
+    """Reinterpret an int32 bit pattern as a float32."""
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+def exp_f32(x):  # type: ignore[no-untyped-def]
+    """float32 exp for x <= 0, vectorisable (njit only)."""
+    raise NotImplementedError("exp_f32 is callable from @njit code only")
+
+
+@overload(exp_f32, jit_options=_HELPER_OPTIONS)
+def _exp_f32_impl(x):  # type: ignore[no-untyped-def]
+    if x != types.float32:
+        return None
+    c0, c1, c2, c3, c4, c5, c6, c7 = _F32_INV_FACT
+
+    def impl(x):  # type: ignore[no-untyped-def]
+        x = max(x, _F32_EXP_MIN)
+        nf = np.floor(x * _F32_INV_LN2 + np.float32(0.5))
+        r = (x - nf * _F32_LN2_HEAD) - nf * _F32_LN2_TAIL
+        p = c7
+        p = p * r + c6
+        p = p * r + c5
+        p = p * r + c4
+        p = p * r + c3
+        p = p * r + c2
+        p = p * r + c1
+        p = p * r + c0
+        scale = _bits_to_f32(np.int32((np.int32(nf) + np.int32(127)) << np.int32(23)))
+        return p * scale
+
+    return impl
+
+
+# ---------------------------------------------------------------------------------------------
+# tanh
+#   |x| < 0.55:  x + x^3 R(x^2), R a degree-4 polynomial fitted (relative minimax) for this project
+#   |x| >= 0.55: (1 - e) / (1 + e) with e = exp(-2|x|)
+#   |x| is clamped at 9.1, beyond which tanh rounds to 1 in float32.
+# ---------------------------------------------------------------------------------------------
+_F32_TANH_R = tuple(
+    np.float32(c)
+    for c in (-0.33333318, 0.13332609, -0.05385473, 0.02108172, -0.00628845)
+)
+_F32_TANH_SPLIT = np.float32(0.55)
+_F32_TANH_CLAMP = np.float32(9.1)
+
+
+def tanh_(x):  # type: ignore[no-untyped-def]
+    """Hyperbolic tangent for kernels: fast float32, libm float64 (njit only)."""
+    raise NotImplementedError("tanh_ is callable from @njit code only")
+
+
+@overload(tanh_, jit_options=_HELPER_OPTIONS)
+def _tanh_impl(x):  # type: ignore[no-untyped-def]
+    if x == types.float64:
+
+        def impl64(x):  # type: ignore[no-untyped-def]
+            return np.tanh(x)
+
+        return impl64
+    if x != types.float32:
+        return None
+    r0, r1, r2, r3, r4 = _F32_TANH_R
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+
+    def impl32(x):  # type: ignore[no-untyped-def]
+        a = min(abs(x), _F32_TANH_CLAMP)
+        s = a * a
+        p = r4
+        p = p * s + r3
+        p = p * s + r2
+        p = p * s + r1
+        p = p * s + r0
+        small = a + a * s * p
+        e = exp_f32(-two * a)
+        big = (one - e) / (one + e)
+        y = small if a < _F32_TANH_SPLIT else big
+        return y if x >= 0 else -y
+
+    return impl32
+
+
+def sigmoid_(x):  # type: ignore[no-untyped-def]
+    """Logistic sigmoid for kernels, accurate in relative terms for all x (njit only)."""
+    raise NotImplementedError("sigmoid_ is callable from @njit code only")
+
+
+@overload(sigmoid_, jit_options=_HELPER_OPTIONS)
+def _sigmoid_impl(x):  # type: ignore[no-untyped-def]
+    if x == types.float64:
+        one64 = np.float64(1.0)
+
+        def impl64(x):  # type: ignore[no-untyped-def]
+            z = np.exp(-abs(x))
+            d = one64 + z
+            return one64 / d if x >= 0 else z / d
+
+        return impl64
+    if x != types.float32:
+        return None
+    one = np.float32(1.0)
+
+    def impl32(x):  # type: ignore[no-untyped-def]
+        z = exp_f32(-abs(x))
+        d = one + z
+        return one / d if x >= 0 else z / d
+
+    return impl32

@@ -1,0 +1,320 @@
+"""Whole-sequence LSTM recurrence, forward and hand-written backward (BPTT), on raw arrays.
+
+The input projection is NOT done here: the caller computes, in one large GEMM over all time
+steps, ``xw = x @ W_ih.T + b_ih + b_hh`` (gates stacked i, f, g, o as in PyTorch). The kernels
+run only what depends on the previous state. Per step t (rows with ``t < lengths[b]``)::
+
+    z   = xw[t] + h_{t-1} @ w_hh.T                 (B, 4H)   the recurrent GEMM, via OpenBLAS
+    i, f, g, o = sigma(z_i), sigma(z_f), tanh(z_g), sigma(z_o)
+    c_t = f * c_{t-1} + i * g
+    m_t = o * tanh(c_t)                            (B, H)
+    h_t = m_t @ w_hr.T if projecting else m_t      (B, P)
+
+Rows past their length carry (h, c) unchanged and output zeros, so ``h_n``/``c_n`` hold each
+row's state after its own last step (PyTorch's packed-sequence semantics, forward direction).
+
+Backward: one reverse sweep with only ``dz_t @ w_hh`` (and ``dh_t @ w_hr``) inside the loop;
+the weight gradients are ONE large GEMM each after the loop:
+``d_w_hh = dZ(T*B, 4H).T @ H_prev(T*B, P)`` and ``d_w_hr = dH(T*B, P).T @ M(T*B, H)``.
+``d_xw`` is ``dZ``; the caller gets ``dW_ih = d_xw.T @ x``, ``dx = d_xw @ W_ih`` and
+``db_ih = db_hh = d_xw.sum((0, 1))`` with its own large GEMMs.
+
+Shape legend: T steps, B batch, H hidden size, P = proj_size if projecting else H.
+
+Arrays: all float arguments must share one dtype, float32 or float64 (no silent casting; a
+``TypeError`` names the offender). Inputs that are not C-contiguous or not writeable are copied
+(``np.ascontiguousarray``), so the compiled kernels see exactly one signature per dtype.
+The kernels release the GIL: two calls (e.g. the two directions of a bidirectional layer) can
+run concurrently with :func:`minigrad.backend.run_pair`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.backend import gemm, kernel, sigmoid_, tanh_
+
+__all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
+
+LSTMCache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""``(gates, cs, tcs, hs, ms, lengths)``; see :func:`lstm_forward`."""
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled kernels (one signature per dtype; the wrappers allocate every array with numpy, whose
+# large allocations use transparent huge pages: with Numba's allocator, page faults on ~100 MB of
+# fresh buffers per call cost more than the gate math)
+# ---------------------------------------------------------------------------------------------
+@kernel
+def _cell_forward_row(zr, xr, ar, c_prev, c_new, tc, m):  # type: ignore[no-untyped-def]
+    """One batch row of the cell: z = zr + xr (4H,) -> activations ar, c_new, tanh(c_new), m.
+
+    A separate function on purpose: with 1-D arguments LLVM vectorises the loop; written
+    inline in the time loop, it fell back to the scalar loop (5x slower).
+    """
+    H = c_prev.shape[0]
+    for j in range(H):
+        ig = sigmoid_(zr[j] + xr[j])
+        fg = sigmoid_(zr[H + j] + xr[H + j])
+        gg = tanh_(zr[2 * H + j] + xr[2 * H + j])
+        og = sigmoid_(zr[3 * H + j] + xr[3 * H + j])
+        c = fg * c_prev[j] + ig * gg
+        tch = tanh_(c)
+        ar[j] = ig
+        ar[H + j] = fg
+        ar[2 * H + j] = gg
+        ar[3 * H + j] = og
+        c_new[j] = c
+        tc[j] = tch
+        m[j] = og * tch
+
+
+@kernel
+def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped-def]
+    """One batch row of the cell's backward: sr = dL/dm_t (H,), dcr = dL/dc_t from later steps
+    (updated in place to the part of dL/dc_{t-1} that flows through c) -> dzr = dL/dz_t (4H,)."""
+    H = tc.shape[0]
+    one = ar.dtype.type(1.0)  # a literal 1.0 would promote float32 math to float64
+    for j in range(H):
+        ig = ar[j]
+        fg = ar[H + j]
+        gg = ar[2 * H + j]
+        og = ar[3 * H + j]
+        tch = tc[j]
+        dmj = sr[j]
+        dcj = dcr[j] + dmj * og * (one - tch * tch)
+        dcr[j] = dcj * fg
+        dzr[j] = dcj * gg * ig * (one - ig)
+        dzr[H + j] = dcj * c_prev[j] * fg * (one - fg)
+        dzr[2 * H + j] = dcj * ig * (one - gg * gg)
+        dzr[3 * H + j] = dmj * tch * og * (one - og)
+
+
+@kernel
+def _forward_kernel(xw, w_hh, w_hr, lengths, gates, cs, tcs, hs, ms, z, out):  # type: ignore[no-untyped-def]  # noqa: E501
+    """In: xw, w_hh, w_hr ((0, 0) when not projecting), lengths; cs[0] = c0, hs[0] = h0.
+    Fills gates, cs[1:], tcs, hs[1:], ms, and out unless out is empty (then hs[1:] is out)."""
+    T, B, G = xw.shape
+    proj = w_hr.shape[0] > 0
+    write_out = out.shape[0] > 0
+    for t in range(T):
+        gemm(False, True, 1.0, hs[t], w_hh, 0.0, z)
+        for b in range(B):
+            if t < lengths[b]:
+                m = ms[t, b] if proj else hs[t + 1, b]
+                _cell_forward_row(z[b], xw[t, b], gates[t, b], cs[t, b], cs[t + 1, b],
+                                  tcs[t, b], m)
+            else:
+                cs[t + 1, b, :] = cs[t, b]
+                gates[t, b, :] = 0
+                tcs[t, b, :] = 0
+                if proj:
+                    ms[t, b, :] = 0
+                else:
+                    hs[t + 1, b, :] = hs[t, b]
+        if proj:
+            gemm(False, True, 1.0, ms[t], w_hr, 0.0, hs[t + 1])
+            for b in range(B):
+                if t >= lengths[b]:
+                    hs[t + 1, b, :] = hs[t, b]
+        if write_out:
+            for b in range(B):
+                if t < lengths[b]:
+                    out[t, b, :] = hs[t + 1, b]
+                else:
+                    out[t, b, :] = 0
+
+
+@kernel
+def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type: ignore[no-untyped-def]  # noqa: E501
+                     dz, dhs, d_w_hh, d_w_hr, dh, dc, dh_next, dm, d_h0):
+    """In: d_out, weights, the cache; dh = d_hn and dc = d_cn (both overwritten).
+    Fills dz (= d_xw), d_w_hh, d_w_hr (when projecting), d_h0 and dc (= d_c0)."""
+    T, B, G = gates.shape
+    H = G // 4
+    P = hs.shape[2]
+    proj = w_hr.shape[0] > 0
+    for t in range(T - 1, -1, -1):
+        # dh: gradient w.r.t. h_t, from step t + 1 (and d_hn) plus this step's output
+        for b in range(B):
+            if t < lengths[b]:
+                dh[b, :] += d_out[t, b]
+        if proj:
+            for b in range(B):
+                if t < lengths[b]:
+                    dhs[t, b, :] = dh[b]
+                else:
+                    dhs[t, b, :] = 0
+            gemm(False, False, 1.0, dhs[t], w_hr, 0.0, dm)
+            src = dm
+        else:
+            src = dh
+        for b in range(B):
+            if t < lengths[b]:
+                _cell_backward_row(gates[t, b], tcs[t, b], cs[t, b], src[b], dc[b], dz[t, b])
+            else:
+                dz[t, b, :] = 0
+        gemm(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
+        for b in range(B):
+            if t >= lengths[b]:
+                dh_next[b, :] = dh[b]
+        dh, dh_next = dh_next, dh
+    d_h0[:, :] = dh
+    # the weight gradients: one large GEMM each over all T * B rows
+    gemm(True, False, 1.0, dz.reshape(T * B, G), hs.reshape((T + 1) * B, P)[: T * B], 0.0, d_w_hh)
+    if proj:
+        gemm(True, False, 1.0, dhs.reshape(T * B, P), ms.reshape(T * B, H), 0.0, d_w_hr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Python wrappers: validation and normalisation at the public boundary
+# ---------------------------------------------------------------------------------------------
+def _dtype_of(xw: np.ndarray) -> np.dtype[Any]:
+    dt = np.asarray(xw).dtype
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"xw must be float32 or float64, got {dt}")
+    return dt
+
+
+def _prep(name: str, a: Any, dt: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype != dt:
+        raise TypeError(f"{name} must have dtype {dt} like xw, got {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not (arr.flags.c_contiguous and arr.flags.writeable):
+        arr = np.array(arr, dtype=dt, order="C", copy=True)
+    return arr
+
+
+def _prep_lengths(lengths: Any, T: int, B: int) -> np.ndarray:
+    if lengths is None:
+        return np.full(B, T, dtype=np.int64)
+    arr = np.asarray(lengths)
+    if arr.shape != (B,):
+        raise ValueError(f"lengths must have shape ({B},), got {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be integers, got {arr.dtype}")
+    arr = np.array(arr, dtype=np.int64, order="C", copy=True)
+    if B and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(f"lengths must lie in [1, {T}], got min {arr.min()}, max {arr.max()}")
+    return arr
+
+
+def lstm_forward(
+    xw: np.ndarray,
+    w_hh: np.ndarray,
+    w_hr: np.ndarray | None,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
+    """Run the LSTM recurrence over a whole sequence.
+
+    Args:
+        xw: (T, B, 4H) input projections ``x @ W_ih.T + b_ih + b_hh``, gates i, f, g, o.
+        w_hh: (4H, P) recurrent weights (PyTorch's ``weight_hh_l{k}``).
+        w_hr: (P, H) projection weights (PyTorch's ``weight_hr_l{k}``), or None (then P = H).
+        h0: (B, P) and c0: (B, H) initial states.
+        lengths: None, or (B,) integers in [1, T]; steps t >= lengths[b] leave row b's state
+            unchanged and give out[t, b] = 0.
+
+    Returns:
+        ``(out, h_n, c_n, cache)``: out (T, B, P), h_n (B, P), c_n (B, H), and
+        ``cache = (gates, cs, tcs, hs, ms, lengths)`` for :func:`lstm_backward`:
+        gates (T, B, 4H) activations i, f, g, o; cs (T+1, B, H) cell states with cs[0] = c0;
+        tcs (T, B, H) = tanh(c_t); hs (T+1, B, P) hidden states with hs[0] = h0 (carried, not
+        zeroed, past a row's length); ms (T, B, H) = o * tanh(c_t) when projecting, else an
+        empty (0, B, H) array; lengths (B,) int64 (all T when none were given).
+        Padded steps hold zeros in gates/tcs/ms. Treat the cache as read-only.
+    """
+    dt = _dtype_of(xw)
+    xw = np.asarray(xw)
+    if xw.ndim != 3 or xw.shape[2] % 4 != 0 or xw.shape[0] < 1 or xw.shape[1] < 1:
+        raise ValueError(f"xw must have shape (T>=1, B>=1, 4H), got {xw.shape}")
+    T, B, G = xw.shape
+    H = G // 4
+    xw = _prep("xw", xw, dt, (T, B, G))
+    if w_hr is None:
+        P = H
+        w_hr_arr = np.zeros((0, 0), dtype=dt)
+    else:
+        P = np.asarray(w_hr).shape[0]
+        w_hr_arr = _prep("w_hr", w_hr, dt, (P, H))
+    w_hh = _prep("w_hh", w_hh, dt, (G, P))
+    h0 = _prep("h0", h0, dt, (B, P))
+    c0 = _prep("c0", c0, dt, (B, H))
+    lens = _prep_lengths(lengths, T, B)
+    proj = w_hr is not None
+    gates = np.empty((T, B, G), dtype=dt)
+    cs = np.empty((T + 1, B, H), dtype=dt)
+    tcs = np.empty((T, B, H), dtype=dt)
+    hs = np.empty((T + 1, B, P), dtype=dt)
+    ms = np.empty((T if proj else 0, B, H), dtype=dt)
+    z = np.empty((B, G), dtype=dt)
+    padded = bool((lens < T).any())
+    out = np.empty((T if padded else 0, B, P), dtype=dt)
+    cs[0] = c0
+    hs[0] = h0
+    _forward_kernel(xw, w_hh, w_hr_arr, lens, gates, cs, tcs, hs, ms, z, out)
+    if not padded:
+        out = hs[1:]
+        out.flags.writeable = False  # a view of the cache: in-place edits would corrupt it
+    h_n = hs[T].copy()
+    c_n = cs[T].copy()
+    return out, h_n, c_n, (gates, cs, tcs, hs, ms, lens)
+
+
+def lstm_backward(
+    d_out: np.ndarray,
+    d_hn: np.ndarray,
+    d_cn: np.ndarray,
+    w_hh: np.ndarray,
+    w_hr: np.ndarray | None,
+    cache: LSTMCache,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Gradients of the recurrence (BPTT) given the cotangents of ``lstm_forward``'s outputs.
+
+    Args:
+        d_out: (T, B, P), d_hn: (B, P), d_cn: (B, H) cotangents (pass zeros for unused ones);
+            d_out at padded steps is ignored.
+        w_hh, w_hr: the weights given to :func:`lstm_forward`.
+        cache: the cache returned by :func:`lstm_forward`.
+
+    Returns:
+        ``(d_xw, d_w_hh, d_w_hr, d_h0, d_c0)`` with the shapes of ``xw, w_hh, w_hr, h0, c0``;
+        ``d_w_hr`` is None when ``w_hr`` is None. Padded steps contribute nothing, and
+        ``d_xw`` is zero there.
+    """
+    gates, cs, tcs, hs, ms, lens = cache
+    dt = gates.dtype
+    T, B, G = gates.shape
+    H = G // 4
+    P = hs.shape[2]
+    d_out = _prep("d_out", d_out, dt, (T, B, P))
+    d_hn = _prep("d_hn", d_hn, dt, (B, P))
+    d_cn = _prep("d_cn", d_cn, dt, (B, H))
+    w_hh = _prep("w_hh", w_hh, dt, (G, P))
+    if w_hr is None:
+        if ms.shape[0] != 0:
+            raise ValueError("w_hr is None but the forward pass used a projection")
+        w_hr_arr = np.zeros((0, 0), dtype=dt)
+    else:
+        w_hr_arr = _prep("w_hr", w_hr, dt, (P, H))
+        if ms.shape[0] != T:
+            raise ValueError("w_hr given but the forward pass used no projection")
+    proj = w_hr is not None
+    d_xw = np.empty((T, B, G), dtype=dt)
+    dhs = np.empty((T if proj else 0, B, P), dtype=dt)
+    d_w_hh = np.empty((G, P), dtype=dt)
+    d_w_hr = np.empty((P, H) if proj else (0, 0), dtype=dt)
+    dh = d_hn.copy()
+    d_c0 = d_cn.copy()
+    d_h0 = np.empty((B, P), dtype=dt)
+    scratch_h = np.empty((B, P), dtype=dt)
+    scratch_m = np.empty((B, H), dtype=dt)
+    _backward_kernel(d_out, w_hh, w_hr_arr, gates, cs, tcs, hs, ms, lens,
+                     d_xw, dhs, d_w_hh, d_w_hr, dh, d_c0, scratch_h, scratch_m, d_h0)
+    return d_xw, d_w_hh, (None if w_hr is None else d_w_hr), d_h0, d_c0

@@ -1,0 +1,411 @@
+"""Tests for minigrad.backend: the GEMM binding and its fallback, BLAS threads, run_pair, the
+activation helpers, and that importing the package compiles nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minigrad import backend
+from minigrad.backend import (
+    HAVE_CBLAS,
+    KERNEL_OPTIONS,
+    blas_threads,
+    gemm,
+    gemm_cblas,
+    gemm_loop,
+    get_blas_threads,
+    kernel,
+    run_pair,
+    set_blas_threads,
+    sigmoid_,
+    tanh_,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DTYPES = [np.float32, np.float64]
+GEMMS = [
+    pytest.param(
+        gemm_cblas,
+        id="cblas",
+        marks=pytest.mark.skipif(not HAVE_CBLAS, reason="numpy's bundled OpenBLAS not found"),
+    ),
+    pytest.param(gemm_loop, id="loop"),
+]
+
+
+def _tol(dt: type) -> float:
+    return 2e-5 if dt == np.float32 else 1e-12
+
+
+def _reference(ta: bool, tb: bool, alpha: float, a, b, beta: float, c):  # type: ignore[no-untyped-def]
+    a64 = a.astype(np.float64)
+    b64 = b.astype(np.float64)
+    prod = (a64.T if ta else a64) @ (b64.T if tb else b64)
+    return alpha * prod + (beta * c.astype(np.float64) if beta != 0 else 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# gemm
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", GEMMS)
+@pytest.mark.parametrize("dt", DTYPES)
+@given(
+    m=st.integers(1, 9),
+    n=st.integers(1, 9),
+    k=st.integers(1, 9),
+    ta=st.booleans(),
+    tb=st.booleans(),
+    alpha=st.sampled_from([1.0, -0.5, 2.0]),
+    beta=st.sampled_from([0.0, 1.0, 0.25]),
+    seed=st.integers(0, 2**16),
+)
+def test_gemm_matches_numpy(fn, dt, m, n, k, ta, tb, alpha, beta, seed):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+    c = rng.standard_normal((m, n)).astype(dt)
+    expected = _reference(ta, tb, alpha, a, b, beta, c)
+    fn(ta, tb, alpha, a, b, beta, c)
+    assert c.dtype == dt
+    np.testing.assert_allclose(c, expected, rtol=_tol(dt), atol=_tol(dt) * 10)
+
+
+@pytest.mark.parametrize("fn", GEMMS)
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_on_row_strided_views(fn, dt, ta, tb):  # type: ignore[no-untyped-def]
+    """Views whose rows are contiguous but padded (x[:, :k]) use the row stride as ld."""
+    rng = np.random.default_rng(1)
+    m, n, k = 5, 4, 3
+    a_big = rng.standard_normal((8, 8)).astype(dt)
+    b_big = rng.standard_normal((8, 8)).astype(dt)
+    c_big = rng.standard_normal((8, 8)).astype(dt)
+    a = a_big[: (k if ta else m), : (m if ta else k)]
+    b = b_big[: (n if tb else k), : (k if tb else n)]
+    c = c_big[1 : m + 1, 2 : n + 2]
+    untouched = c_big.copy()
+    expected = _reference(ta, tb, 1.5, a, b, 0.5, c)
+    fn(ta, tb, 1.5, a, b, 0.5, c)
+    np.testing.assert_allclose(c, expected, rtol=_tol(dt), atol=_tol(dt) * 10)
+    mask = np.ones_like(c_big, dtype=bool)
+    mask[1 : m + 1, 2 : n + 2] = False
+    np.testing.assert_array_equal(c_big[mask], untouched[mask])
+
+
+@pytest.mark.parametrize("fn", GEMMS)
+@pytest.mark.parametrize("dt", DTYPES)
+def test_gemm_beta_zero_ignores_nan_and_k_zero_scales(fn, dt):  # type: ignore[no-untyped-def]
+    a = np.ones((2, 3), dt)
+    b = np.ones((3, 2), dt)
+    c = np.full((2, 2), np.nan, dt)
+    fn(False, False, 1.0, a, b, 0.0, c)
+    np.testing.assert_array_equal(c, np.full((2, 2), 3.0, dt))
+    # K = 0: C = beta * C
+    c2 = np.full((2, 2), 4.0, dt)
+    fn(False, False, 1.0, np.ones((2, 0), dt), np.ones((0, 2), dt), 0.5, c2)
+    np.testing.assert_array_equal(c2, np.full((2, 2), 2.0, dt))
+    fn(False, False, 1.0, np.ones((2, 0), dt), np.ones((0, 2), dt), 0.0, c2)
+    np.testing.assert_array_equal(c2, np.zeros((2, 2), dt))
+
+
+def test_gemm_callable_from_a_kernel_and_selected_by_flag() -> None:
+    assert gemm is (gemm_cblas if HAVE_CBLAS else gemm_loop)
+
+    @numba.njit
+    def twice(a, b, c):  # type: ignore[no-untyped-def]
+        gemm(False, True, 1.0, a, b, 0.0, c)
+        gemm(False, True, 1.0, a, b, 1.0, c)
+
+    a = np.arange(6, dtype=np.float64).reshape(2, 3)
+    c = np.zeros((2, 2))
+    twice(a, a, c)
+    np.testing.assert_allclose(c, 2 * a @ a.T)
+
+
+def test_cblas_found_with_numpy_wheel() -> None:
+    """numpy's PyPI wheel bundles the symbols; if this numpy has the library, we must bind it."""
+    if backend.LIBRARY_PATH is None:
+        pytest.skip("this numpy build has no bundled scipy-openblas")
+    assert HAVE_CBLAS
+    assert "scipy_openblas64_" in os.path.basename(backend.LIBRARY_PATH)
+
+
+def _run_python(code: str, **env: str) -> str:
+    full_env = dict(os.environ)
+    full_env.update(env)
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_fallback_selected_when_cblas_disabled() -> None:
+    out = _run_python(
+        """
+        import numpy as np
+        from minigrad import backend
+        assert not backend.HAVE_CBLAS
+        assert backend.gemm is backend.gemm_loop
+        assert backend.KERNEL_OPTIONS["cache"] is False
+        assert backend.get_blas_threads() == 1
+        with backend.blas_threads(1):
+            pass
+
+        @backend.kernel
+        def k(a, b, c):
+            backend.gemm(True, False, 2.0, a, b, 0.0, c)
+
+        a = np.arange(6.0).reshape(3, 2)
+        c = np.empty((2, 2))
+        k(a, a, c)
+        assert np.allclose(c, 2 * a.T @ a)
+        print("ok")
+        """,
+        MINIGRAD_DISABLE_CBLAS="1",
+    )
+    assert out.strip() == "ok"
+
+
+# ---------------------------------------------------------------------------------------------
+# import compiles nothing
+# ---------------------------------------------------------------------------------------------
+def test_import_compiles_nothing() -> None:
+    out = _run_python(
+        """
+        import time
+        t0 = time.perf_counter()
+        import minigrad.backend
+        import rnn.fused
+        elapsed = time.perf_counter() - t0
+        import sys
+        from numba.core.dispatcher import Dispatcher
+        from numba.core.registry import CPUDispatcher
+        seen = 0
+        for name, mod in list(sys.modules.items()):
+            if not (name.startswith("minigrad") or name.startswith("rnn")):
+                continue
+            for obj in vars(mod).values():
+                if isinstance(obj, Dispatcher):
+                    seen += 1
+                    assert not obj.overloads, (name, obj, list(obj.overloads))
+                    assert not obj.stats.cache_hits and not obj.stats.cache_misses, obj
+        print(seen, round(elapsed, 3))
+        """
+    )
+    seen, elapsed = out.split()
+    assert int(seen) >= 4  # gemm_cblas, gemm_loop, and the LSTM kernels were inspected
+    assert float(elapsed) < 5.0
+
+
+def test_kernel_options_are_what_kernel_uses() -> None:
+    @kernel
+    def f(x):  # type: ignore[no-untyped-def]
+        return x + 1
+
+    dispatcher: Any = f
+    opts = dispatcher.targetoptions
+    for key in ("nogil", "error_model", "boundscheck"):
+        assert opts[key] == KERNEL_OPTIONS[key]
+    assert set(opts["fastmath"]) == set(KERNEL_OPTIONS["fastmath"])
+    # caching is on exactly when the OpenBLAS binding is (see minigrad.backend.jit)
+    cached = type(dispatcher._cache).__name__ != "NullCache"
+    assert cached == KERNEL_OPTIONS["cache"] == HAVE_CBLAS
+
+
+# ---------------------------------------------------------------------------------------------
+# BLAS threads and run_pair
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.skipif(not HAVE_CBLAS, reason="thread control needs numpy's bundled OpenBLAS")
+def test_blas_threads_sets_and_restores() -> None:
+    before = get_blas_threads()
+    assert before >= 1
+    with blas_threads(1):
+        assert get_blas_threads() == 1
+        with blas_threads(2):
+            assert get_blas_threads() == 2
+        assert get_blas_threads() == 1
+    assert get_blas_threads() == before
+    with pytest.raises(RuntimeError, match="boom"), blas_threads(1):
+        raise RuntimeError("boom")
+    assert get_blas_threads() == before
+    set_blas_threads(1)
+    try:
+        assert get_blas_threads() == 1
+    finally:
+        set_blas_threads(before)
+    with pytest.raises(ValueError, match="got 0"):
+        set_blas_threads(0)
+
+
+def test_run_pair_runs_both_concurrently_with_one_blas_thread() -> None:
+    before = get_blas_threads()
+    barrier = threading.Barrier(2, timeout=20)
+    seen: dict[str, int] = {}
+
+    def make(name: str, value: int):  # type: ignore[no-untyped-def]
+        def work() -> int:
+            seen[name] = get_blas_threads()
+            barrier.wait()  # raises BrokenBarrierError unless the other call runs at the same time
+            return value
+
+        return work
+
+    assert run_pair(make("f", 1), make("g", 2)) == (1, 2)
+    assert seen == {"f": 1, "g": 1}
+    assert get_blas_threads() == before
+
+
+def test_run_pair_overlaps_nogil_kernels() -> None:
+    """While a GIL-releasing kernel runs on the helper thread, the caller's thread keeps running
+    Python code (a kernel holding the GIL would block it completely)."""
+
+    @numba.njit(nogil=True)
+    def spin(n):  # type: ignore[no-untyped-def]
+        acc = 0.0
+        for i in range(n):
+            acc += np.sqrt(i + acc * 1e-9)
+        return acc
+
+    spin(10)
+    window: list[float] = []
+    ticks: list[float] = []
+
+    def long_kernel() -> float:
+        window.append(time.perf_counter())
+        acc = spin(15_000_000)
+        window.append(time.perf_counter())
+        return float(acc)
+
+    def python_loop() -> int:
+        while len(window) < 2:
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+        return len(ticks)
+
+    _, acc = run_pair(python_loop, long_kernel)
+    assert acc > 0
+    start, end = window
+    inside = [t for t in ticks if start < t < end]
+    assert end - start > 0.02
+    assert len(inside) >= 5, (end - start, len(inside))
+
+
+def test_run_pair_propagates_exceptions() -> None:
+    before = get_blas_threads()
+    done: list[str] = []
+
+    def ok() -> int:
+        time.sleep(0.05)
+        done.append("ok")
+        return 1
+
+    def bad() -> int:
+        raise KeyError("from g")
+
+    with pytest.raises(KeyError, match="from g"):
+        run_pair(ok, bad)
+    assert done == ["ok"]  # the other call still ran to completion
+    with pytest.raises(ZeroDivisionError):
+        run_pair(lambda: 1 // 0, ok)
+    assert done == ["ok", "ok"]
+
+    def bad_f() -> int:
+        raise ValueError("from f")
+
+    with pytest.raises(ValueError, match="from f") as info:
+        run_pair(bad_f, bad)
+    assert any("from g" in note for note in getattr(info.value, "__notes__", []))
+    assert get_blas_threads() == before
+
+
+# ---------------------------------------------------------------------------------------------
+# activations
+# ---------------------------------------------------------------------------------------------
+@numba.njit(fastmath={"contract", "nsz"}, error_model="numpy")
+def _apply_tanh(x, out):  # type: ignore[no-untyped-def]
+    for i in range(x.shape[0]):
+        out[i] = tanh_(x[i])
+
+
+@numba.njit(fastmath={"contract", "nsz"}, error_model="numpy")
+def _apply_sigmoid(x, out):  # type: ignore[no-untyped-def]
+    for i in range(x.shape[0]):
+        out[i] = sigmoid_(x[i])
+
+
+def _ulp_error(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    spacing = np.spacing(np.abs(exact).astype(got.dtype)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - exact) / spacing
+
+
+def _float32_grid(lo: float, hi: float, step: int) -> np.ndarray:
+    """Every ``step``-th float32 in [lo, hi] (lo, hi >= 0), both signs."""
+    bits = np.arange(np.float32(lo).view(np.int32), np.float32(hi).view(np.int32), step)
+    pos = bits.astype(np.int32).view(np.float32)
+    return np.concatenate([pos, -pos])
+
+
+def test_tanh_float32_within_two_ulp() -> None:
+    x = _float32_grid(1e-30, 12.0, 97)
+    out = np.empty_like(x)
+    _apply_tanh(x, out)
+    err = _ulp_error(out, np.tanh(x.astype(np.float64)))
+    assert err.max() <= 2.0, (err.max(), x[err.argmax()])
+    assert out.dtype == np.float32
+
+
+def test_sigmoid_float32_within_three_ulp() -> None:
+    x = np.linspace(-87.0, 87.0, 2_000_001).astype(np.float32)
+    out = np.empty_like(x)
+    _apply_sigmoid(x, out)
+    exact = 0.5 + 0.5 * np.tanh(0.5 * x.astype(np.float64))
+    exact = np.where(x < -5, np.exp(x.astype(np.float64)) / (1 + np.exp(x.astype(np.float64))),
+                     exact)
+    err = _ulp_error(out, exact)
+    assert err.max() <= 3.0, (err.max(), x[err.argmax()])
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_activations_special_values(dt) -> None:  # type: ignore[no-untyped-def]
+    x = np.array([0.0, 1e4, -1e4, np.inf, -np.inf, np.nan], dt)
+    t = np.empty_like(x)
+    s = np.empty_like(x)
+    _apply_tanh(x, t)
+    _apply_sigmoid(x, s)
+    np.testing.assert_array_equal(t[:5], np.array([0, 1, -1, 1, -1], dt))
+    assert np.isnan(t[5]) and np.isnan(s[5])
+    np.testing.assert_array_equal(s[[0, 1, 3]], np.array([0.5, 1, 1], dt))
+    assert 0 <= s[2] < 1e-37 and 0 <= s[4] < 1e-37
+
+
+def test_activations_float64_match_exact_values() -> None:
+    x = np.linspace(-40, 40, 200_001)
+    t = np.empty_like(x)
+    s = np.empty_like(x)
+    _apply_tanh(x, t)
+    _apply_sigmoid(x, s)
+    # libm's tanh; numpy's own SIMD tanh can differ from it by an ulp
+    np.testing.assert_allclose(t, np.tanh(x), rtol=5e-16, atol=0)
+    exact = np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))),
+                     np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+    np.testing.assert_allclose(s, exact, rtol=4e-16, atol=0)
