@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from minigrad.backend import gemm, kernel, sigmoid_, tanh_
 
@@ -209,7 +210,7 @@ def lstm_forward(
     w_hr: np.ndarray | None,
     h0: np.ndarray,
     c0: np.ndarray,
-    lengths: np.ndarray | None = None,
+    lengths: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run the LSTM recurrence over a whole sequence.
 
@@ -218,8 +219,8 @@ def lstm_forward(
         w_hh: (4H, P) recurrent weights (PyTorch's ``weight_hh_l{k}``).
         w_hr: (P, H) projection weights (PyTorch's ``weight_hr_l{k}``), or None (then P = H).
         h0: (B, P) and c0: (B, H) initial states.
-        lengths: None, or (B,) integers in [1, T]; steps t >= lengths[b] leave row b's state
-            unchanged and give out[t, b] = 0.
+        lengths: None, or (B,) integers in [1, T] (any integer array-like); steps
+            t >= lengths[b] leave row b's state unchanged and give out[t, b] = 0.
 
     Returns:
         ``(out, h_n, c_n, cache)``: out (T, B, P), h_n (B, P), c_n (B, H), and
@@ -229,6 +230,8 @@ def lstm_forward(
         zeroed, past a row's length); ms (T, B, H) = o * tanh(c_t) when projecting, else an
         empty (0, B, H) array; lengths (B,) int64 (all T when none were given).
         Padded steps hold zeros in gates/tcs/ms. Treat the cache as read-only.
+        When no row is padded, ``out`` is a read-only view of ``hs[1:]`` (no copy); with
+        padding it is a fresh array. h_n and c_n are always fresh arrays.
     """
     dt = _dtype_of(xw)
     xw = np.asarray(xw)
