@@ -19,8 +19,8 @@ direction is run by the caller on flipped sequences.
 
 Inside the time loop only the recurrent GEMMs (through :mod:`minigrad.backend.blas`) and
 vectorised gate arithmetic run. The weight gradient is one large GEMM over all ``T * B`` rows
-after the loop (two for the row blocks that multiply different operands). Kernels compile
-lazily on first use, are cached on disk, and release the GIL.
+after the loop (reset_after=False: two, since its n block multiplies ``r * h``, not ``h``).
+Kernels compile lazily on first use, are cached on disk, and release the GIL.
 """
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 # Kernels (2-D arrays, row index t * B + b)
+#
+# Vectorisation notes: every gate block is addressed through its own slice (gr, gz, gn, ...)
+# and the gate arithmetic is split into short loops that each write one array. LLVM then
+# vectorises each loop behind a handful of runtime overlap checks; one long loop writing
+# several arrays, or indexing one array at several offsets (g[j], g[H + j]), stays scalar.
 # ----------------------------------------------------------------------------------------------
 @kernel
 def _fwd_reset_after(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
@@ -93,6 +98,9 @@ def _fwd_reset_after(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: igno
     T = xw.shape[0] // B
     H = w_hh.shape[1]
     H2 = 2 * H
+    zero = w_hh.dtype.type(0.0)
+    b_rz = b_hh[:H2]
+    b_n = b_hh[H2:]
     for t in range(T):
         base = t * B
         # gh = h_{t-1} @ W_hh^T   (B, 3H)
@@ -106,22 +114,29 @@ def _fwd_reset_after(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: igno
             if t < lengths[b]:
                 x = xw[row]
                 q = gh[b]
+                g_rz = g[:H2]
+                x_rz = x[:H2]
+                q_rz = q[:H2]
+                for j in range(H2):
+                    g_rz[j] = sigmoid_(x_rz[j] + q_rz[j] + b_rz[j])
+                q_n = q[H2:]
                 for j in range(H):
-                    r = sigmoid_(x[j] + q[j] + b_hh[j])
-                    z = sigmoid_(x[H + j] + q[H + j] + b_hh[H + j])
-                    hn = q[H2 + j] + b_hh[H2 + j]
-                    n = tanh_(x[H2 + j] + r * hn)
-                    g[j] = r
-                    g[H + j] = z
-                    g[H2 + j] = n
-                    a[j] = hn
-                    hq[j] = n + z * (hp[j] - n)
+                    a[j] = q_n[j] + b_n[j]
+                g_r = g[:H]
+                g_n = g[H2:]
+                x_n = x[H2:]
+                for j in range(H):
+                    g_n[j] = tanh_(x_n[j] + g_r[j] * a[j])
+                g_z = g[H:H2]
+                for j in range(H):
+                    hq[j] = g_n[j] + g_z[j] * (hp[j] - g_n[j])
             else:
                 for j in range(H):
                     hq[j] = hp[j]
-                    a[j] = 0.0
+                for j in range(H):
+                    a[j] = zero
                 for j in range(3 * H):
-                    g[j] = 0.0
+                    g[j] = zero
 
 
 @kernel
@@ -130,47 +145,54 @@ def _fwd_reset_before(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ign
     T = xw.shape[0] // B
     H = w_hh.shape[1]
     H2 = 2 * H
+    zero = w_hh.dtype.type(0.0)
     w_rz = w_hh[:H2]
     w_n = w_hh[H2:]
-    g_rz = gh[:, :H2]
-    g_n = gh[:, H2:]
+    g_rz_all = gh[:, :H2]
+    g_n_all = gh[:, H2:]
+    b_rz = b_hh[:H2]
+    b_n = b_hh[H2:]
     for t in range(T):
         base = t * B
         # [r | z] pre-activations from h_{t-1}   (B, 2H)
-        gemm(False, True, 1.0, hs[base : base + B], w_rz, 0.0, g_rz)
+        gemm(False, True, 1.0, hs[base : base + B], w_rz, 0.0, g_rz_all)
         for b in range(B):
             row = base + b
-            hp = hs[row]
             g = gates[row]
             a = aux[row]
             if t < lengths[b]:
                 x = xw[row]
                 q = gh[b]
+                g_rz = g[:H2]
+                x_rz = x[:H2]
+                q_rz = q[:H2]
+                for j in range(H2):
+                    g_rz[j] = sigmoid_(x_rz[j] + q_rz[j] + b_rz[j])
+                hp = hs[row]
+                g_r = g[:H]
                 for j in range(H):
-                    r = sigmoid_(x[j] + q[j] + b_hh[j])
-                    z = sigmoid_(x[H + j] + q[H + j] + b_hh[H + j])
-                    g[j] = r
-                    g[H + j] = z
-                    a[j] = r * hp[j]
+                    a[j] = g_r[j] * hp[j]
             else:
                 for j in range(H):
-                    a[j] = 0.0
+                    a[j] = zero
                 for j in range(3 * H):
-                    g[j] = 0.0
+                    g[j] = zero
         # (r * h_{t-1}) @ W_hn^T   (B, H)
-        gemm(False, True, 1.0, aux[base : base + B], w_n, 0.0, g_n)
+        gemm(False, True, 1.0, aux[base : base + B], w_n, 0.0, g_n_all)
         for b in range(B):
             row = base + b
             hp = hs[row]
             hq = hs[row + B]
             if t < lengths[b]:
-                x = xw[row]
-                q = gh[b]
+                x_n = xw[row][H2:]
+                q_n = gh[b][H2:]
                 g = gates[row]
+                g_n = g[H2:]
                 for j in range(H):
-                    n = tanh_(x[H2 + j] + q[H2 + j] + b_hh[H2 + j])
-                    g[H2 + j] = n
-                    hq[j] = n + g[H + j] * (hp[j] - n)
+                    g_n[j] = tanh_(x_n[j] + q_n[j] + b_n[j])
+                g_z = g[H:H2]
+                for j in range(H):
+                    hq[j] = g_n[j] + g_z[j] * (hp[j] - g_n[j])
             else:
                 for j in range(H):
                     hq[j] = hp[j]
@@ -178,69 +200,74 @@ def _fwd_reset_before(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ign
 
 @kernel
 def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                     d_xw, dgn, d_w_hh, d_b_hh, dh, dgh, dprev):
+                     d_xw, dan_all, d_w_hh, d_b_hh, dh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
-    one = w_hh.dtype.type(1.0)
     H2 = 2 * H
     H3 = 3 * H
+    one = w_hh.dtype.type(1.0)
+    zero = w_hh.dtype.type(0.0)
     for b in range(B):
         for j in range(H):
             dh[b, j] = d_hn[b, j]
+    # While the loop runs, d_xw's n block holds the gradient of (h W_hn^T + b_hn), i.e.
+    # dan * r, so that d_xw[t] is exactly the left operand of dh_{t-1} += d(gh) @ W_hh and
+    # d_W_hh = d_xw^T @ h_prev is one GEMM. dan itself waits in dan_all and is copied back last.
     for t in range(T - 1, -1, -1):
         base = t * B
         for b in range(B):
             row = base + b
             dx = d_xw[row]
-            dg = dgh[b]
-            dgr = dgn[row]
             dp = dprev[b]
             dhb = dh[b]
             if t < lengths[b]:
-                hp = hs[row]
-                g = gates[row]
-                a = aux[row]
                 do = d_out[row]
                 for j in range(H):
-                    gr = dhb[j] + do[j]
-                    r = g[j]
-                    z = g[H + j]
-                    n = g[H2 + j]
-                    dan = gr * (one - z) * (one - n * n)
-                    dar = dan * a[j] * r * (one - r)
-                    daz = gr * (hp[j] - n) * z * (one - z)
-                    dx[j] = dar
-                    dx[H + j] = daz
-                    dx[H2 + j] = dan
-                    dg[j] = dar
-                    dg[H + j] = daz
-                    dg[H2 + j] = dan * r
-                    dgr[j] = dan * r
-                    dp[j] = gr * z
+                    dhb[j] += do[j]
+                g = gates[row]
+                g_r = g[:H]
+                g_z = g[H:H2]
+                g_n = g[H2:]
+                dan = dan_all[row]
+                for j in range(H):
+                    dan[j] = dhb[j] * (one - g_z[j]) * (one - g_n[j] * g_n[j])
+                dx_n = dx[H2:]
+                for j in range(H):
+                    dx_n[j] = dan[j] * g_r[j]
+                a = aux[row]
+                dx_r = dx[:H]
+                for j in range(H):
+                    dx_r[j] = dan[j] * a[j] * g_r[j] * (one - g_r[j])
+                hp = hs[row]
+                dx_z = dx[H:H2]
+                for j in range(H):
+                    dx_z[j] = dhb[j] * (hp[j] - g_n[j]) * g_z[j] * (one - g_z[j])
+                for j in range(H):
+                    dp[j] = dhb[j] * g_z[j]
             else:
                 for j in range(H3):
-                    dx[j] = 0.0
-                    dg[j] = 0.0
+                    dx[j] = zero
+                dan = dan_all[row]
                 for j in range(H):
-                    dgr[j] = 0.0
+                    dan[j] = zero
+                for j in range(H):
                     dp[j] = dhb[j]
-        # dh_{t-1} = dh * z + dgh @ W_hh
-        gemm(False, False, 1.0, dgh, w_hh, 1.0, dprev)
+        # dh_{t-1} = dh * z + d(gh) @ W_hh
+        gemm(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
         dh, dprev = dprev, dh
     rows = T * B
-    h_all = hs[:rows]
-    gemm(True, False, 1.0, d_xw[:, :H2], h_all, 0.0, d_w_hh[:H2])
-    gemm(True, False, 1.0, dgn, h_all, 0.0, d_w_hh[H2:])
+    gemm(True, False, 1.0, d_xw, hs[:rows], 0.0, d_w_hh)
     for j in range(H3):
-        d_b_hh[j] = 0.0
+        d_b_hh[j] = zero
     for row in range(rows):
         dx = d_xw[row]
-        dgr = dgn[row]
-        for j in range(H2):
+        for j in range(H3):
             d_b_hh[j] += dx[j]
+        dan = dan_all[row]
+        dx_n = dx[H2:]
         for j in range(H):
-            d_b_hh[H2 + j] += dgr[j]
+            dx_n[j] = dan[j]
     return dh
 
 
@@ -250,9 +277,10 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
-    one = w_hh.dtype.type(1.0)
     H2 = 2 * H
     H3 = 3 * H
+    one = w_hh.dtype.type(1.0)
+    zero = w_hh.dtype.type(0.0)
     w_rz = w_hh[:H2]
     w_n = w_hh[H2:]
     for b in range(B):
@@ -265,16 +293,18 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
             dx = d_xw[row]
             dhb = dh[b]
             if t < lengths[b]:
-                g = gates[row]
                 do = d_out[row]
                 for j in range(H):
-                    gr = dhb[j] + do[j]
-                    n = g[H2 + j]
-                    dhb[j] = gr
-                    dx[H2 + j] = gr * (one - g[H + j]) * (one - n * n)
+                    dhb[j] += do[j]
+                g = gates[row]
+                g_z = g[H:H2]
+                g_n = g[H2:]
+                dx_n = dx[H2:]
+                for j in range(H):
+                    dx_n[j] = dhb[j] * (one - g_z[j]) * (one - g_n[j] * g_n[j])
             else:
                 for j in range(H3):
-                    dx[j] = 0.0
+                    dx[j] = zero
         # d(r * h_{t-1}) = dan @ W_hn   (B, H)
         gemm(False, False, 1.0, d_xw[base : base + B, H2:], w_n, 0.0, drh)
         for b in range(B):
@@ -285,15 +315,18 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
                 dx = d_xw[row]
                 hp = hs[row]
                 g = gates[row]
+                g_r = g[:H]
+                g_z = g[H:H2]
+                g_n = g[H2:]
                 q = drh[b]
+                dx_r = dx[:H]
                 for j in range(H):
-                    gr = dhb[j]
-                    r = g[j]
-                    z = g[H + j]
-                    n = g[H2 + j]
-                    dx[j] = q[j] * hp[j] * r * (one - r)
-                    dx[H + j] = gr * (hp[j] - n) * z * (one - z)
-                    dp[j] = gr * z + q[j] * r
+                    dx_r[j] = q[j] * hp[j] * g_r[j] * (one - g_r[j])
+                dx_z = dx[H:H2]
+                for j in range(H):
+                    dx_z[j] = dhb[j] * (hp[j] - g_n[j]) * g_z[j] * (one - g_z[j])
+                for j in range(H):
+                    dp[j] = dhb[j] * g_z[j] + q[j] * g_r[j]
             else:
                 for j in range(H):
                     dp[j] = dhb[j]
@@ -304,7 +337,7 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
     gemm(True, False, 1.0, d_xw[:, :H2], hs[:rows], 0.0, d_w_hh[:H2])
     gemm(True, False, 1.0, d_xw[:, H2:], aux, 0.0, d_w_hh[H2:])
     for j in range(H3):
-        d_b_hh[j] = 0.0
+        d_b_hh[j] = zero
     for row in range(rows):
         dx = d_xw[row]
         for j in range(H3):
@@ -392,10 +425,9 @@ def gru_backward(
     dprev = np.empty((B, H), dtype=dt)
     d2 = d_out.reshape(T * B, H)
     if reset_after:
-        dgn = np.empty((T * B, H), dtype=dt)
-        dgh = np.empty((B, 3 * H), dtype=dt)
+        dan = np.empty((T * B, H), dtype=dt)
         d_h0 = _bwd_reset_after(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates, cache.aux,
-                                d_xw, dgn, d_w_hh, d_b_hh, dh, dgh, dprev)
+                                d_xw, dan, d_w_hh, d_b_hh, dh, dprev)
     else:
         drh = np.empty((B, H), dtype=dt)
         d_h0 = _bwd_reset_before(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates,
