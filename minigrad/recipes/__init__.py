@@ -1,0 +1,27 @@
+"""The seed recipes 2-6: small, complete training scripts, one per exercise of the seed notes.
+
+Each recipe is a module with ``train(...)`` (returns a dict of metrics; tests call it with tiny
+settings) and ``main(argv)`` (the command line; ``--help`` lists the options). Run one with::
+
+    minigrad recipe NAME [options]
+
+Recipe 1, the dinosaur-name language model, is the main demo (``minigrad demo``).
+"""
+
+from __future__ import annotations
+
+#: recipe name -> (module, one-line description)
+RECIPES: dict[str, tuple[str, str]] = {
+    "shakespeare": ("minigrad.recipes.shakespeare",
+                    "character-level LSTM on Tiny Shakespeare, truncated BPTT; bits per char"),
+    "mnist": ("minigrad.recipes.mnist",
+              "MNIST read row by row by an LSTM(100); accuracy and epoch time (--torch compares)"),
+    "tagging": ("minigrad.recipes.tagging",
+                "bidirectional LSTM tags every digit of variable-length strings"),
+    "seq2seq": ("minigrad.recipes.seq2seq",
+                "encoder-decoder LSTM with teacher forcing sorts/reverses digit strings"),
+    "classify": ("minigrad.recipes.classify",
+                 "sequence classification from the last state vs the mean of the states"),
+}
+
+__all__ = ["RECIPES"]
