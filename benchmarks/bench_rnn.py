@@ -21,6 +21,7 @@ than ``--reference-limit`` seconds; the table says so.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -152,7 +153,8 @@ def main() -> None:
         else:
             torch = torch_module
 
-    print(f"CPU: {cpu_name()}; numpy {np.__version__}"
+    print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.1f} at start; "
+          f"numpy {np.__version__}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
     print("median ms per training step (forward + backward, loss = sum of outputs); "
           "ratios = time / PyTorch's time, same process, interleaved rounds\n")
@@ -168,6 +170,8 @@ def main() -> None:
                     row = bench_config(cell, dtype, size, topo, rounds, torch,
                                        args.reference_limit)
                     print(fmt(row), flush=True)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (the machine is shared: a load "
+          "above ~0.5 means other processes competed for the cores)")
 
 
 if __name__ == "__main__":
