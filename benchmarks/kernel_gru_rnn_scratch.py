@@ -6,7 +6,11 @@ backward). Rounds are interleaved (ours, torch with x requiring grad, torch with
 grad) and medians are reported, with ratios ours / torch measured in this process.
 
     python benchmarks/kernel_gru_rnn_scratch.py [--rounds N] [--cells gru,rnn,gru_rb,rnn_relu]
-        [--sizes small,medium,large] [--dtypes float32,float64]
+        [--sizes small,medium,large] [--dtypes float32,float64] [--threads N] [--clock wall|cpu]
+
+On a shared, busy machine wall-clock times of multi-threaded BLAS swing wildly (a thread that
+waits for a descheduled partner). ``--threads 1 --clock cpu`` runs both sides single-threaded
+and measures process CPU time, which is much steadier and compares the work each side does.
 """
 
 from __future__ import annotations
@@ -89,11 +93,22 @@ def _torch(cell: str, x: np.ndarray, H: int, x_grad: bool) -> Callable[[], objec
     return step
 
 
-def _time(fn: Callable[[], object]) -> float:
+def _time(fn: Callable[[], object], clock: Callable[[], float]) -> float:
     time.sleep(0.02)  # let the other implementation's spinning worker threads go idle
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
-    return time.perf_counter() - t0
+    return clock() - t0
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -102,12 +117,21 @@ def main() -> None:
     ap.add_argument("--cells", default="gru,rnn")
     ap.add_argument("--sizes", default="small,medium,large")
     ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--threads", type=int, default=0, help="BLAS and torch threads (0: defaults)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = ap.parse_args()
 
     import torch
 
-    print(f"cpu: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"torch threads {torch.get_num_threads()}, numpy {np.__version__}")
+    from minigrad.backend.blas import get_blas_threads, set_blas_threads
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        set_blas_threads(args.threads)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    print(f"cpu: {_cpu_name()}, torch {torch.__version__}, torch threads "
+          f"{torch.get_num_threads()}, BLAS threads {get_blas_threads()}, numpy {np.__version__}, "
+          f"clock {args.clock}")
     header = (f"{'cell':9s} {'size':7s} {'dtype':8s} {'ours ms':>9s} {'torch ms':>9s} "
               f"{'ratio':>6s} {'torch-nx':>9s} {'ratio-nx':>8s}")
     print(header)
@@ -137,7 +161,7 @@ def main() -> None:
                 times: dict[str, list[float]] = {k: [] for k in impls}
                 for _ in range(rounds):
                     for k, fn in impls.items():
-                        times[k].append(_time(fn))
+                        times[k].append(_time(fn, clock))
                 med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
                 print(f"{cell:9s} {size:7s} {dname:8s} {med['ours']:9.3f} {med['torch']:9.3f} "
                       f"{med['ours'] / med['torch']:6.2f} {med['torch_nx']:9.3f} "

@@ -93,18 +93,20 @@ def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
 # several arrays, or indexing one array at several offsets (g[j], g[H + j]), stays scalar.
 # ----------------------------------------------------------------------------------------------
 @kernel
-def _fwd_reset_after(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+def _fwd_reset_after(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+    # w_t = W_hh^T as a C-contiguous (H, 3H) array: OpenBLAS runs h @ w_t markedly faster than
+    # h @ W_hh^T through the transpose flag at these small-M shapes.
     B = lengths.shape[0]
     T = xw.shape[0] // B
-    H = w_hh.shape[1]
+    H = w_t.shape[0]
     H2 = 2 * H
-    zero = w_hh.dtype.type(0.0)
+    zero = w_t.dtype.type(0.0)
     b_rz = b_hh[:H2]
     b_n = b_hh[H2:]
     for t in range(T):
         base = t * B
         # gh = h_{t-1} @ W_hh^T   (B, 3H)
-        gemm(False, True, 1.0, hs[base : base + B], w_hh, 0.0, gh)
+        gemm(False, False, 1.0, hs[base : base + B], w_t, 0.0, gh)
         for b in range(B):
             row = base + b
             hp = hs[row]
@@ -140,14 +142,14 @@ def _fwd_reset_after(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: igno
 
 
 @kernel
-def _fwd_reset_before(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+def _fwd_reset_before(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
     B = lengths.shape[0]
     T = xw.shape[0] // B
-    H = w_hh.shape[1]
+    H = w_t.shape[0]
     H2 = 2 * H
-    zero = w_hh.dtype.type(0.0)
-    w_rz = w_hh[:H2]
-    w_n = w_hh[H2:]
+    zero = w_t.dtype.type(0.0)
+    w_rz_t = w_t[:, :H2]
+    w_n_t = w_t[:, H2:]
     g_rz_all = gh[:, :H2]
     g_n_all = gh[:, H2:]
     b_rz = b_hh[:H2]
@@ -155,7 +157,7 @@ def _fwd_reset_before(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ign
     for t in range(T):
         base = t * B
         # [r | z] pre-activations from h_{t-1}   (B, 2H)
-        gemm(False, True, 1.0, hs[base : base + B], w_rz, 0.0, g_rz_all)
+        gemm(False, False, 1.0, hs[base : base + B], w_rz_t, 0.0, g_rz_all)
         for b in range(B):
             row = base + b
             g = gates[row]
@@ -178,7 +180,7 @@ def _fwd_reset_before(xw, w_hh, b_hh, lengths, hs, gates, aux, gh):  # type: ign
                 for j in range(3 * H):
                     g[j] = zero
         # (r * h_{t-1}) @ W_hn^T   (B, H)
-        gemm(False, True, 1.0, aux[base : base + B], w_n, 0.0, g_n_all)
+        gemm(False, False, 1.0, aux[base : base + B], w_n_t, 0.0, g_n_all)
         for b in range(B):
             row = base + b
             hp = hs[row]
@@ -383,7 +385,7 @@ def gru_forward(
     aux = np.empty((T * B, H), dtype=dt)
     gh = np.empty((B, H3), dtype=dt)
     fwd = _fwd_reset_after if reset_after else _fwd_reset_before
-    fwd(xw.reshape(T * B, H3), w_hh, b_hh, lens, hs, gates, aux, gh)
+    fwd(xw.reshape(T * B, H3), np.ascontiguousarray(w_hh.T), b_hh, lens, hs, gates, aux, gh)
     out = hs[B:].reshape(T, B, H).copy()
     if lengths is not None:
         out[np.arange(T)[:, None] >= lens[None, :]] = 0.0
