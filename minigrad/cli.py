@@ -7,13 +7,22 @@ import sys
 
 #: demo name -> (module, description); the first one is what plain ``minigrad demo`` runs
 DEMOS: dict[str, tuple[str, str]] = {
+    "dinos": ("minigrad.demos.dinos",
+              "a character-level LSTM that learns dinosaur names, then invents new ones"),
     "digits": ("minigrad.demos.digits",
                "a two-layer network on the 8x8 digits, plain gradient descent on the engine"),
+    "gradient-flow": ("minigrad.demos.gradient_flow",
+                      "how far back gradients reach in an RNN, LSTM and GRU (table and plot)"),
 }
-DEFAULT_DEMO = "digits"
+DEFAULT_DEMO = "dinos"
 
-#: recipe name -> (module, description)
-RECIPES: dict[str, tuple[str, str]] = {}
+
+def _recipes() -> dict[str, tuple[str, str]]:
+    """Recipe name -> (module, description): recipe 1 is the main demo, the rest live in
+    :mod:`minigrad.recipes`."""
+    from .recipes import RECIPES
+
+    return {"dinos": DEMOS["dinos"], **RECIPES}
 
 USAGE = """usage: minigrad demo [NAME] [options]      run a demo (default: {default})
        minigrad recipe NAME [options]     run one of the seed recipes
@@ -37,7 +46,8 @@ def _run(table: dict[str, tuple[str, str]], name: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    usage = USAGE.format(default=DEFAULT_DEMO, demos=_listing(DEMOS), recipes=_listing(RECIPES))
+    recipes = _recipes()
+    usage = USAGE.format(default=DEFAULT_DEMO, demos=_listing(DEMOS), recipes=_listing(recipes))
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else 2
@@ -52,12 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             return _run(DEMOS, rest[0], rest[1:])
         return _run(DEMOS, DEFAULT_DEMO, rest)
     if command == "recipe":
-        if not rest or rest[0] not in RECIPES:
-            known = ", ".join(RECIPES) or "none yet"
+        if not rest or rest[0] not in recipes:
             got = repr(rest[0]) if rest else "nothing"
-            print(f"minigrad recipe: unknown recipe {got}; choose from: {known}", file=sys.stderr)
+            print(f"minigrad recipe: unknown recipe {got}; choose from: {', '.join(recipes)}",
+                  file=sys.stderr)
             return 2
-        return _run(RECIPES, rest[0], rest[1:])
+        return _run(recipes, rest[0], rest[1:])
     print(f"minigrad: unknown command {command!r}\n\n{usage}", file=sys.stderr)
     return 2
 
