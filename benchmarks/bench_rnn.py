@@ -13,6 +13,7 @@ The machines are shared and noisy: compare ratios, not absolute times across ses
     python benchmarks/bench_rnn.py               # everything (takes a while)
     python benchmarks/bench_rnn.py --quick       # float32, small and medium, 1 layer and 2x bidir
     python benchmarks/bench_rnn.py --cells lstm --sizes medium --dtypes float64 --rounds 9
+    python benchmarks/bench_rnn.py --threads 1   # one thread per library (busy machines)
 
 The reference path (one minigrad op at a time) is skipped where a single step would take longer
 than ``--reference-limit`` seconds; the table says so.
@@ -33,6 +34,7 @@ import numpy as np
 
 import rnn
 from minigrad import Tensor
+from minigrad.backend import get_blas_threads, set_blas_threads
 
 SIZES = {"small": (16, 32, 32, 64), "medium": (32, 64, 128, 256), "large": (64, 128, 256, 512)}
 TOPOLOGIES = {"1": dict(num_layers=1, bidirectional=False),
@@ -139,6 +141,9 @@ def main() -> None:
                     help="timed rounds per configuration (default: by size, 15 / 7 / 5)")
     ap.add_argument("--reference-limit", type=float, default=2.0,
                     help="skip the reference path where one step takes longer (seconds)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="BLAS threads for minigrad and intra-op threads for PyTorch (default: "
+                         "each library's own); 1 is steadier on a busy shared machine")
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -153,8 +158,12 @@ def main() -> None:
         else:
             torch = torch_module
 
+    if args.threads:
+        set_blas_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.1f} at start; "
-          f"numpy {np.__version__}"
+          f"numpy {np.__version__} (BLAS threads {get_blas_threads()})"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
     print("median ms per training step (forward + backward, loss = sum of outputs); "
           "ratios = time / PyTorch's time, same process, interleaved rounds\n")
