@@ -507,3 +507,47 @@ def test_argument_errors() -> None:
     with pytest.raises(TypeError, match="cache dtype"):
         rnn_backward(r["d_out"].astype(np.float32), r["d_hn"].astype(np.float32),
                      r["w_hh"].astype(np.float32), rc, "tanh")
+
+
+def test_concurrent_calls_match_sequential() -> None:
+    """Two kernels run at once on two threads (as for a bidirectional layer) give the results
+    they give alone."""
+    from minigrad.backend.threads import run_pair
+
+    p: dict[str, Any] = {"T": 9, "B": 5, "H": 33, "lengths": np.array([9, 4, 7, 1, 9]),
+                         "seed": 8}
+    a = gru_arrays(p, np.float32)
+    r = rnn_arrays(p, np.float32)
+
+    def gru_step() -> tuple[np.ndarray, ...]:
+        out, h_n, cache = gru_forward(a["xw"], a["w_hh"], a["b_hh"], a["h0"], p["lengths"])
+        return (out, h_n, *gru_backward(a["d_out"], a["d_hn"], a["w_hh"], a["b_hh"], cache))
+
+    def rnn_step() -> tuple[np.ndarray, ...]:
+        out, h_n, cache = rnn_forward(r["xw"], r["w_hh"], r["h0"], p["lengths"], "tanh")
+        return (out, h_n, *rnn_backward(r["d_out"], r["d_hn"], r["w_hh"], cache, "tanh"))
+
+    alone = (gru_step(), rnn_step())
+    for _ in range(3):
+        together = run_pair(gru_step, rnn_step)
+        for seq, par in zip(alone, together, strict=True):
+            for u, v in zip(seq, par, strict=True):
+                np.testing.assert_allclose(v, u, rtol=1e-6, atol=1e-7)
+
+
+def test_import_compiles_nothing() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import rnn.fused.gru as g, rnn.fused.rnn_tanh as r\n"
+        "ks = [g._fwd_reset_after, g._fwd_reset_before, g._bwd_reset_after,\n"
+        "      g._bwd_reset_before, r._fwd, r._bwd]\n"
+        "print(sum(len(k.signatures) for k in ks))\n"
+    )
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=root)
+    assert res.stdout.strip() == "0"
