@@ -490,8 +490,10 @@ def test_argument_errors() -> None:
         gru_forward(*args, np.array([1, 2, 3]))
     with pytest.raises(ValueError, match="shapes"):
         gru_forward(a["xw"], a["w_hh"][:, :1], a["b_hh"], a["h0"], None)
-    with pytest.raises(ValueError, match="T >= 1"):
+    with pytest.raises(ValueError, match="T, B, H >= 1"):
         gru_forward(a["xw"][:0], *args[1:], None)
+    with pytest.raises(ValueError, match="T, B, H >= 1"):
+        gru_forward(a["xw"][:, :0], a["w_hh"], a["b_hh"], a["h0"][:0], None)
     _, _, cache = gru_forward(*args, None, reset_after=True)
     with pytest.raises(ValueError, match="reset_after"):
         gru_backward(a["d_out"], a["d_hn"], a["w_hh"], a["b_hh"], cache, reset_after=False)
@@ -501,6 +503,10 @@ def test_argument_errors() -> None:
     r = rnn_arrays(p)
     with pytest.raises(ValueError, match="nonlinearity"):
         rnn_forward(r["xw"], r["w_hh"], r["h0"], None, "sigmoid")
+    with pytest.raises(ValueError, match="T, B, H >= 1"):
+        rnn_forward(r["xw"][:0], r["w_hh"], r["h0"], None, "tanh")
+    with pytest.raises(ValueError, match="shapes"):
+        rnn_forward(r["xw"], r["w_hh"][:1], r["h0"], None, "tanh")
     _, _, rc = rnn_forward(r["xw"], r["w_hh"], r["h0"], None, "tanh")
     with pytest.raises(ValueError, match="nonlinearity"):
         rnn_backward(r["d_out"], r["d_hn"], r["w_hh"], rc, "relu")

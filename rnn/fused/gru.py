@@ -87,7 +87,7 @@ def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Kernels (2-D arrays, row index t * B + b)
 #
-# Vectorisation notes: every gate block is addressed through its own slice (gr, gz, gn, ...)
+# Vectorisation notes: every gate block is addressed through its own slice (g_r, g_z, x_n, ...)
 # and the gate arithmetic is split into short loops that each write one array. LLVM then
 # vectorises each loop behind a handful of runtime overlap checks; one long loop writing
 # several arrays, or indexing one array at several offsets (g[j], g[H + j]), stays scalar.
@@ -368,8 +368,8 @@ def gru_forward(
     its own last step) and the cache for :func:`gru_backward`.
     """
     xw, w_hh, b_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, b_hh=b_hh, h0=h0)
-    if xw.ndim != 3 or xw.shape[0] < 1:
-        raise ValueError(f"xw must be (T, B, 3H) with T >= 1, got shape {xw.shape}")
+    if xw.ndim != 3 or min(xw.shape) < 1:
+        raise ValueError(f"xw must be (T, B, 3H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H3 = xw.shape
     H = H3 // 3
     if H3 != 3 * H or w_hh.shape != (H3, H) or b_hh.shape != (H3,) or h0.shape != (B, H):

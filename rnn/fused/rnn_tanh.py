@@ -129,8 +129,8 @@ def rnn_forward(
     """
     relu = _check_nonlinearity(nonlinearity)
     xw, w_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, h0=h0)
-    if xw.ndim != 3 or xw.shape[0] < 1:
-        raise ValueError(f"xw must be (T, B, H) with T >= 1, got shape {xw.shape}")
+    if xw.ndim != 3 or min(xw.shape) < 1:
+        raise ValueError(f"xw must be (T, B, H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H = xw.shape
     if w_hh.shape != (H, H) or h0.shape != (B, H):
         raise ValueError(
