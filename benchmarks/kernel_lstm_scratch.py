@@ -7,8 +7,10 @@ Ours includes the numpy GEMMs around the kernel:
     backward  dx = d_xw @ W_ih,  dW_ih = d_xw.T @ x,  db = d_xw.sum((0, 1))
 Timing: rounds alternate ours / torch. Each round makes one untimed call (absorbs the cost of
 waking the other library's thread pool) and then ``--reps`` timed calls; we quote medians over
-all timed calls and the ratio ours / torch. Also: first call in a fresh process with a warm
-Numba cache.
+all timed calls and the ratio ours / torch. Before each round the script waits (up to
+--max-wait s) until other processes use fewer than --quiet cores, and reports the worst
+"other load" it started a round with (the machines are shared: a busy neighbour wrecks
+multi-threaded BLAS timings). Also: first call in a fresh process with a warm Numba cache.
 
 Run:  python benchmarks/kernel_lstm_scratch.py [--configs small,medium,large] [--dtypes f32,f64]
 """
@@ -105,6 +107,34 @@ def check_match(ours, torch_step, lstm, dt):  # type: ignore[no-untyped-def]
     return worst
 
 
+def _cpu_busy() -> tuple[int, int]:
+    with open("/proc/stat") as fh:
+        vals = [int(v) for v in fh.readline().split()[1:]]
+    idle = vals[3] + vals[4]
+    return sum(vals) - idle, sum(vals)
+
+
+def other_load(interval: float = 0.2) -> float:
+    """Cores kept busy by other processes while we sleep (Linux; 0.0 elsewhere)."""
+    try:
+        b0, t0 = _cpu_busy()
+        time.sleep(interval)
+        b1, t1 = _cpu_busy()
+    except OSError:
+        return 0.0
+    return (b1 - b0) / max(t1 - t0, 1) * (os.cpu_count() or 1)
+
+
+def wait_quiet(threshold: float, max_wait: float) -> float:
+    """Wait (up to max_wait s) until other processes use < threshold cores; return the load."""
+    deadline = time.monotonic() + max_wait
+    load = other_load()
+    while load >= threshold and time.monotonic() < deadline:
+        time.sleep(0.5)
+        load = other_load()
+    return load
+
+
 def timed(fn, reps):  # type: ignore[no-untyped-def]
     fn()  # untimed: wakes this library's thread pool
     out = []
@@ -115,7 +145,7 @@ def timed(fn, reps):  # type: ignore[no-untyped-def]
     return out
 
 
-def bench(name, dt, rounds, reps):  # type: ignore[no-untyped-def]
+def bench(name, dt, rounds, reps, quiet, max_wait):  # type: ignore[no-untyped-def]
     cfg = CONFIGS[name]
     B, T, I, H = cfg["B"], cfg["T"], cfg["I"], cfg["H"]
     rng = np.random.default_rng(0)
@@ -130,11 +160,13 @@ def bench(name, dt, rounds, reps):  # type: ignore[no-untyped-def]
     err = check_match(ours, torch_step, lstm, dt)
     t_ours: list[float] = []
     t_torch: list[float] = []
+    loads: list[float] = []
     for _ in range(rounds):
+        loads.append(wait_quiet(quiet, max_wait))
         t_ours += timed(ours, reps)
         t_torch += timed(torch_step, reps)
     mo, mt = statistics.median(t_ours), statistics.median(t_torch)
-    return mo, mt, err
+    return mo, mt, err, max(loads)
 
 
 FIRST_CALL = r"""
@@ -175,6 +207,9 @@ def main() -> None:
     ap.add_argument("--dtypes", default="f32,f64")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rounds", type=float, default=1.0, help="scale the number of rounds")
+    ap.add_argument("--quiet", type=float, default=0.3,
+                    help="before each round wait until other processes use fewer cores than this")
+    ap.add_argument("--max-wait", type=float, default=60.0, help="longest wait per round, s")
     args = ap.parse_args()
     import torch
 
@@ -188,14 +223,15 @@ def main() -> None:
     fc = first_call()
     print(f"fresh process, warm cache: import {fc[0]:.3f} s; first fwd+bwd call f32 {fc[1]:.3f} s,"
           f" f64 {fc[2]:.3f} s")
-    print(f"{'config':8} {'dtype':5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}  max rel err")
+    print(f"{'config':8} {'dtype':5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}  max rel err"
+          "  other load")
     for dname in args.dtypes.split(","):
         dt = {"f32": np.float32, "f64": np.float64}[dname]
         for name in args.configs.split(","):
             rounds = max(1, int(round(ROUNDS[name] * args.rounds)))
-            mo, mt, err = bench(name, dt, rounds, args.reps)
-            print(f"{name:8} {dname:5} {mo * 1e3:9.2f} {mt * 1e3:9.2f} {mo / mt:6.2f}  {err:.1e}",
-                  flush=True)
+            mo, mt, err, load = bench(name, dt, rounds, args.reps, args.quiet, args.max_wait)
+            print(f"{name:8} {dname:5} {mo * 1e3:9.2f} {mt * 1e3:9.2f} {mo / mt:6.2f}  {err:.1e}"
+                  f"      {load:.2f}", flush=True)
 
 
 if __name__ == "__main__":
