@@ -1,0 +1,252 @@
+"""The benchmark suite: ``python -m benchmarks`` (from the repository root).
+
+Prints one report and writes it to ``benchmarks/RESULTS.md`` with the date, the CPU, the library
+versions and the load average. Every comparison is measured in this one process in interleaved
+rounds after warm-up, as medians: the machines are shared and noisy, so ratios, not absolute times.
+
+    python -m benchmarks            # the whole suite (under 10 minutes on two cores)
+    python -m benchmarks --quick    # a smoke run: small configurations, few rounds
+
+Parts: the recurrent training step (fused, reference, PyTorch) with GFLOP/s and the fraction of
+the GEMM-only time (the same GEMMs timed alone with numpy: the practical limit); the engine's
+small-op chain; the MNIST recipe's epoch; the first fused call with a warm compile cache; and the
+targets of the performance issue, each with its measured ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import bench_engine, bench_rnn
+
+HERE = Path(__file__).resolve().parent
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+#: (cell, dtype, size, topology) rows of the recurrent table
+FULL = (
+    [(c, d, s, "1") for c in ("rnn", "lstm", "gru") for d in ("float32", "float64")
+     for s in ("small", "medium")]
+    + [("lstm", "float32", "large", "1"), ("lstm", "float64", "large", "1"),
+       ("gru", "float32", "large", "1"), ("rnn", "float32", "large", "1")]
+    + [(c, "float32", s, "2bi") for c in ("lstm", "gru", "rnn") for s in ("small", "medium")]
+    + [("lstm", "float64", "small", "2bi")]
+)
+QUICK = [("lstm", "float32", "small", "1"), ("gru", "float32", "small", "1"),
+         ("rnn", "float32", "small", "1"), ("lstm", "float64", "small", "1"),
+         ("lstm", "float32", "small", "2bi")]
+
+
+def gemm_shapes(cell: str, size: str, topo: str) -> list[tuple[int, int, int, int]]:
+    """(m, k, n, repeats) of every GEMM in one training step of the layer stack."""
+    B, T, I, H = bench_rnn.SIZES[size]
+    G = GATES[cell] * H
+    layers, dirs = (1, 1) if topo == "1" else (2, 2)
+    out = []
+    for k in range(layers):
+        width = I if k == 0 else dirs * H
+        for _ in range(dirs):
+            out += [(T * B, width, G, 1),  # input projection, all steps at once
+                    (B, H, G, T),          # recurrent projection, per step
+                    (T * B, G, width, 1),  # dX
+                    (G, T * B, width, 1),  # dW_ih
+                    (B, G, H, T),          # dh, per step
+                    (G, T * B, H, 1)]      # dW_hh
+    return out
+
+
+def gemm_only(cell: str, dtype: str, size: str, topo: str, rounds: int) -> tuple[float, float]:
+    """Median seconds of the step's GEMMs alone in numpy, and their FLOPs."""
+    rng = np.random.default_rng(0)
+    shapes = gemm_shapes(cell, size, topo)
+    mats = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype),
+             r) for m, k, n, r in shapes]
+    flops = float(sum(2 * m * k * n * r for m, k, n, r in shapes))
+
+    def run() -> None:
+        for a, b, r in mats:
+            for _ in range(r):
+                np.matmul(a, b)
+
+    run()
+    return statistics.median(bench_rnn.timed(run) for _ in range(rounds)), flops
+
+
+def recurrent_table(rows: list[tuple[str, str, str, str]], torch: Any,
+                    quick: bool) -> list[dict[str, Any]]:
+    results = []
+    for cell, dtype, size, topo in rows:
+        rounds = 3 if quick else {"small": 15, "medium": 7, "large": 5}[size]
+        row = bench_rnn.bench_config(cell, dtype, size, topo, rounds, torch,
+                                     reference_limit=0.5 if size != "small" else 2.0)
+        row["gemm_s"], row["flops"] = gemm_only(cell, dtype, size, topo, rounds)
+        results.append(row)
+        print("  " + _row(row), flush=True)
+    return results
+
+
+def _row(row: dict[str, Any]) -> str:
+    ms = row["ms"]
+    fused = ms["fused"]
+    gflops = row["flops"] / (fused * 1e-3) / 1e9
+
+    def cell(name: str) -> str:
+        if name in row["skipped"]:
+            return "skipped"
+        return f"{ms[name]:.2f}" if name in ms else "-"
+
+    def ratio(a: str, b: str) -> str:
+        return f"{ms[a] / ms[b]:.2f}" if a in ms and b in ms else "-"
+
+    layers = "1" if row["topo"] == "1" else "2 bidir"
+    return (f"| {bench_rnn.CELLS[row['cell']]} | {row['dtype']} | {row['size']} | {layers} | "
+            f"{cell('fused')} | {cell('reference')} | {cell('torch')} | "
+            f"{ratio('fused', 'torch')} | {ratio('fused', 'reference')} | {gflops:.1f} | "
+            f"{fused * 1e-3 / row['gemm_s']:.2f} |")
+
+
+def first_call_warm_cache() -> float:
+    """Seconds for the first fused LSTM step in a fresh process, after the cache is warm."""
+    code = ("import time, numpy as np; t = time.perf_counter(); import minigrad, rnn; "
+            "l = rnn.LSTM(8, 16, impl='fused'); x = minigrad.tensor(np.ones((5, 2, 8), "
+            "np.float32)); o, _ = l(x); o.sum().backward(); print(time.perf_counter() - t)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout for _ in range(3)]
+    return float(runs[-1])
+
+
+def mnist_epoch(torch: Any, epochs: int) -> dict[str, Any] | None:
+    from minigrad.recipes import mnist
+
+    r = mnist.train(epochs=epochs, compare_torch=torch is not None, log=False)
+    t = r["torch"]
+    return {"minigrad_s": r["median_epoch_time"], "minigrad_acc": r["test_acc"],
+            "torch_s": t["median_epoch_time"] if t else None,
+            "torch_acc": t["test_acc"] if t else None, "epochs": epochs}
+
+
+def targets(rows: list[dict[str, Any]], engine: dict[str, float], mnist: dict[str, Any] | None,
+            first_call: float) -> list[tuple[str, str, str]]:
+    def find(cell: str, dtype: str, size: str, topo: str = "1") -> dict[str, Any] | None:
+        for r in rows:
+            if (r["cell"], r["dtype"], r["size"], r["topo"]) == (cell, dtype, size, topo):
+                return r
+        return None
+
+    def vs_torch(*key: str) -> str:
+        r = find(*key)
+        if r is None or "torch" not in r["ms"]:
+            return "not measured"
+        return f"{r['ms']['fused'] / r['ms']['torch']:.2f}"
+
+    out = [
+        ("f32 LSTM, 1 layer, medium", "<= 0.8", vs_torch("lstm", "float32", "medium")),
+        ("f32 LSTM, 1 layer, small", "<= 0.7", vs_torch("lstm", "float32", "small")),
+        ("f32 GRU, 1 layer, medium", "<= 0.5", vs_torch("gru", "float32", "medium")),
+        ("f32 GRU, 1 layer, small", "<= 0.8", vs_torch("gru", "float32", "small")),
+        ("f32 RNN, 1 layer, medium", "<= 0.6", vs_torch("rnn", "float32", "medium")),
+    ]
+    for size in ("small", "medium", "large"):
+        out.append((f"f64 LSTM, 1 layer, {size}", "<= 0.4", vs_torch("lstm", "float64", size)))
+    out.append(("f32 LSTM, 2-layer bidirectional, medium", "<= 0.6",
+                vs_torch("lstm", "float32", "medium", "2bi")))
+    big = find("lstm", "float32", "large")
+    out.append(("f32 LSTM large: step / GEMM-only", "<= 1.3",
+                f"{big['ms']['fused'] * 1e-3 / big['gemm_s']:.2f}" if big else "not measured"))
+    out.append(("engine small-op chain vs PyTorch eager", "<= 0.5",
+                f"{engine['ratio']:.2f}" if "ratio" in engine else "not measured"))
+    if mnist and mnist["torch_s"]:
+        out.append(("MNIST recipe epoch vs PyTorch", "<= 1.0 at equal accuracy",
+                    f"{mnist['minigrad_s'] / mnist['torch_s']:.2f}"))
+    else:
+        out.append(("MNIST recipe epoch vs PyTorch", "<= 1.0 at equal accuracy", "not measured"))
+    out.append(("first fused call, warm cache", "< 0.5 s", f"{first_call:.2f} s"))
+    return out
+
+
+def versions(torch: Any) -> str:
+    import numba
+
+    parts = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
+             f"numba {numba.__version__}"]
+    parts.append(f"torch {torch.__version__}" if torch is not None else "torch not installed")
+    try:
+        import jax
+
+        parts.append(f"jax {jax.__version__} (no JAX column yet)")
+    except ImportError:
+        parts.append("jax not installed")
+    return ", ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small configurations, few rounds")
+    ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--output", default=str(HERE / "RESULTS.md"), help="where to write")
+    args = ap.parse_args(argv)
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    header = (f"# Benchmark results\n\n{datetime.date.today().isoformat()}, "
+              f"{bench_rnn.cpu_name()}, {os.cpu_count()} cores; {versions(torch)}; "
+              f"load average {load:.2f} at the start.\n\nMedians of interleaved rounds in one "
+              "process; ratios are minigrad fused / the peer. Compare ratios, not absolute "
+              "times across machines.\n")
+    print(header)
+    cols = ("| cell | dtype | size | layers | fused ms | reference ms | torch ms | fused/torch "
+            "| fused/reference | fused GFLOP/s | step / GEMM-only |\n" + "|---" * 11 + "|")
+    print("## Recurrent training step (forward + backward, loss = sum of outputs)\n\n" + cols)
+    rows = recurrent_table(QUICK if args.quick else FULL, torch, args.quick)
+
+    print("\n## Engine: chain of 10,000 small elementwise ops\n")
+    engine = bench_engine.main(["--rounds", "5" if args.quick else "15"])
+    first = first_call_warm_cache()
+    print(f"\nfirst fused LSTM step in a fresh process with a warm cache: {first:.2f} s")
+    mnist = mnist_epoch(torch, 1 if args.quick else 2)
+    assert mnist is not None
+    msg = (f"MNIST recipe, {mnist['epochs']} epochs: minigrad {mnist['minigrad_s']:.2f} s/epoch"
+           + (f", PyTorch {mnist['torch_s']:.2f} s/epoch" if mnist["torch_s"] else ""))
+    print(msg)
+    goals = targets(rows, engine, mnist, first)
+    print("\n## Targets\n\n| case | target | measured |\n|---|---|---|")
+    for g in goals:
+        print(f"| {g[0]} | {g[1]} | {g[2]} |")
+
+    chain = (f"minigrad {engine['minigrad'] * 1e3:.1f} ms" +
+             (f", PyTorch {engine['torch'] * 1e3:.1f} ms, ratio {engine['ratio']:.2f}"
+              if "ratio" in engine else ""))
+    text = "\n".join([
+        header, "## Recurrent training step (forward + backward, loss = sum of outputs)\n",
+        "small B16 T32 I32 H64, medium B32 T64 I128 H256, large B64 T128 I256 H512; the "
+        "reference path is skipped where one step takes too long.\n", cols,
+        *(_row(r) for r in rows), "",
+        "## Engine: chain of 10,000 small elementwise ops, forward and backward\n", chain, "",
+        "## MNIST recipe (row by row, LSTM(100), batch 100), epoch time\n", msg, "",
+        f"## First fused call with a warm compile cache\n\n{first:.2f} s\n",
+        "## Targets\n", "| case | target | measured |", "|---|---|---|",
+        *(f"| {g[0]} | {g[1]} | {g[2]} |" for g in goals), "",
+        f"Suite time {time.perf_counter() - start:.0f} s.", ""])
+    Path(args.output).write_text(text)
+    print(f"\nwrote {args.output} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
