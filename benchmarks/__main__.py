@@ -196,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     ap.add_argument("--output", default=str(HERE / "RESULTS.md"), help="where to write")
     args = ap.parse_args(argv)
-    torch = None
+    torch: Any = None
     if not args.no_torch:
         try:
-            import torch
+            import torch as torch_module
+
+            torch = torch_module
         except ImportError:
-            torch = None
+            pass
     start = time.perf_counter()
     load = os.getloadavg()[0]
     header = (f"# Benchmark results\n\n{datetime.date.today().isoformat()}, "
