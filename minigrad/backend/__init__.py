@@ -18,7 +18,7 @@ from .blas import (
     get_blas_threads,
     set_blas_threads,
 )
-from .jit import FASTMATH, KERNEL_OPTIONS, exp_f32, kernel, sigmoid_, tanh_
+from .jit import FASTMATH, KERNEL_OPTIONS, exp_f32, exp_f64, expm1_f64, kernel, sigmoid_, tanh_
 from .threads import run_pair
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "LIBRARY_PATH",
     "blas_threads",
     "exp_f32",
+    "exp_f64",
+    "expm1_f64",
     "gemm",
     "gemm_cblas",
     "gemm_loop",
