@@ -466,6 +466,13 @@ def test_inputs_untouched_backward_repeatable_and_layout_free() -> None:
     g3 = gru_backward(np.asfortranarray(a["d_out"]), a["d_hn"], w_t, a["b_hh"], cache2)
     for u, v in zip(g1, g3, strict=True):
         np.testing.assert_array_equal(u, v)
+    # read-only inputs work too
+    ro = {k: v.copy() for k, v in a.items()}
+    for v in ro.values():
+        v.flags.writeable = False
+    out3, h_n3, _ = gru_forward(ro["xw"], ro["w_hh"], ro["b_hh"], ro["h0"], p["lengths"])
+    np.testing.assert_array_equal(out, out3)
+    np.testing.assert_array_equal(h_n, h_n3)
     # outputs do not alias the cache
     out[...] = 7.0
     h_n[...] = 7.0

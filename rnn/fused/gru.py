@@ -56,7 +56,11 @@ class GRUCache(NamedTuple):
 # Argument checks (shared with rnn_tanh)
 # ----------------------------------------------------------------------------------------------
 def check_float_arrays(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """C-contiguous versions of the arrays, all float32 or all float64 (else TypeError)."""
+    """C-contiguous, writeable versions of the arrays, all float32 or all float64 (else TypeError).
+
+    Normalising layout and writeability keeps each kernel at two compiled signatures (float32,
+    float64): Numba specialises on both.
+    """
     out = []
     dtype = None
     for name, a in arrays.items():
@@ -67,7 +71,8 @@ def check_float_arrays(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
             dtype = a.dtype
         elif a.dtype != dtype:
             raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} like the others")
-        out.append(np.ascontiguousarray(a))
+        a = np.ascontiguousarray(a)
+        out.append(a if a.flags.writeable else a.copy())
     return tuple(out)
 
 
