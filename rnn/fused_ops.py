@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import Primitive, Tensor, stack
-from minigrad.backend import run_pair
+from minigrad.backend import blas_threads, run_pair
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
 from rnn.fused.rnn_tanh import rnn_backward, rnn_forward
@@ -123,6 +123,21 @@ def _reading_order(a: np.ndarray, d: int, flip: np.ndarray) -> np.ndarray:
     return a[flip, np.arange(a.shape[1])[None, :]]
 
 
+#: BLAS threads inside the time loop. NOTE: each step's GEMM is small; handing it to a second
+#: BLAS thread and back costs more than it saves, and on a busy machine the wake-up of that
+#: thread can take a scheduler time slice (milliseconds) per step. The large GEMMs outside the
+#: loop (input projection, dW_ih) keep the whole pool. None leaves the pool as it is.
+LOOP_BLAS_THREADS: int | None = 1
+
+
+def _loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a kernel's time loop with :data:`LOOP_BLAS_THREADS` BLAS threads."""
+    if LOOP_BLAS_THREADS is None:
+        return fn(*args)
+    with blas_threads(LOOP_BLAS_THREADS):
+        return fn(*args)
+
+
 def _directions(run: Callable[[int], Any], n_dir: int) -> tuple[Any, ...]:
     """``run(0)``, and ``run(1)`` concurrently with it for a bidirectional layer."""
     if n_dir == 1:
@@ -148,8 +163,8 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
         xw = xs.reshape(T * B, I) @ w["weight_ih"].T
         if "bias_ih" in w:
             xw += (w["bias_ih"] + w["bias_hh"]) if kind.fold_b_hh else w["bias_ih"]
-        out, finals, cache = kind.recur(xw.reshape(T, B, -1), w, [s[d] for s in states0],
-                                        lengths, option)
+        out, finals, cache = _loop(kind.recur, xw.reshape(T, B, -1), w,
+                                   [s[d] for s in states0], lengths, option)
         return _reading_order(out, d, flip), finals, cache
 
     results = _directions(direction, n_dir)
@@ -170,8 +185,9 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
     def direction(d: int) -> Any:
         w = _split(weights, names, d)
         g = _reading_order(d_out[:, :, d * P:(d + 1) * P], d, flip)
-        d_xw, d_rec, d_s0 = kind.recur_back(g, [np.ascontiguousarray(f[d]) for f in d_finals],
-                                            w, aux[d], option)
+        d_xw, d_rec, d_s0 = _loop(kind.recur_back, g,
+                                  [np.ascontiguousarray(f[d]) for f in d_finals], w, aux[d],
+                                  option)
         dxw2 = d_xw.reshape(T * B, -1)
         # NOTE: dW_ih and db_ih sum over every (t, b), so they need no un-flipping: d_xw and
         # the input, both in this direction's reading order, pair up step by step.
