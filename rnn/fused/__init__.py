@@ -1,8 +1,12 @@
 """Fused whole-sequence recurrent kernels on raw numpy arrays (forward and hand-written BPTT).
 
-Each module holds one cell type's kernels; the autograd layers wrap them as single primitives.
+Each module holds one cell type's kernels; the autograd layers wrap them as single primitives
+(:mod:`rnn.fused_ops`).
 """
 
+from .gru import GRUCache, gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
+from .rnn_tanh import RNNCache, rnn_backward, rnn_forward
 
-__all__ = ["lstm_backward", "lstm_forward"]
+__all__ = ["lstm_backward", "lstm_forward", "GRUCache", "gru_backward", "gru_forward",
+           "RNNCache", "rnn_backward", "rnn_forward"]
