@@ -449,3 +449,42 @@ def test_fallback_gemm_gives_the_same_lstm(tmp_path: Any) -> None:
     for name, ours in zip(("out", "h_n", "c_n", "d_xw", "d_w_hh", "d_w_hr", "d_h0", "d_c0"),
                           (out, h_n, c_n) + grads, strict=True):
         np.testing.assert_allclose(res[name], ours, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# splitting the batch over two threads
+# ---------------------------------------------------------------------------------------------
+@given(problems(max_T=6, max_B=9, max_H=5))
+def test_two_workers_match_one(pb: Problem) -> None:
+    xw, w_hh, w_hr, h0, c0, lens = pb.inputs()
+    results = []
+    for workers in (1, 2):
+        out, h_n, c_n, cache = lstm_forward(xw, w_hh, w_hr, h0, c0, lens, workers=workers)
+        grads = lstm_backward(pb.d_out, pb.d_hn, pb.d_cn, w_hh, w_hr, cache, workers=workers)
+        results.append((out, h_n, c_n) + grads)
+    for a, b in zip(*results, strict=True):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_workers_choice() -> None:
+    from minigrad.backend import blas_threads, get_blas_threads
+    from rnn.fused import lstm as mod
+
+    big = 10**9
+    assert mod._resolve_workers(1, 64, big) == 1
+    assert mod._resolve_workers(2, 64, big) == 2
+    assert mod._resolve_workers(2, 1, big) == 1  # one row cannot be split
+    with pytest.raises(ValueError, match="workers must be None, 1 or 2, got 3"):
+        mod._resolve_workers(3, 64, big)
+    assert mod._resolve_workers(None, 64, 1000) == 1  # too little work
+    assert mod._resolve_workers(None, 4, big) == 1  # too small a batch
+    with blas_threads(1):
+        assert mod._resolve_workers(None, 64, big) == 1  # BLAS limited to one thread
+    if (os.cpu_count() or 1) >= 2 and get_blas_threads() >= 2:
+        assert mod._resolve_workers(None, 64, big) == 2
+        inner = run_pair(lambda: mod._resolve_workers(None, 64, big),
+                         lambda: mod._resolve_workers(None, 64, big))
+        assert inner == (1, 1)  # never nested inside run_pair
