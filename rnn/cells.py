@@ -31,16 +31,12 @@ import numpy as np
 import minigrad as mg
 from minigrad import Tensor
 from minigrad.nn import Module, Parameter
+from minigrad.nn.init import get_rng
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "State"]
 
 #: the state a cell carries from one step to the next: h, or a tuple whose first element is h
 State = Tensor | tuple[Tensor, ...]
-
-
-def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """A numpy Generator from a Generator, a seed, or None (fresh entropy)."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 def output_of(state: State) -> Tensor:
@@ -64,7 +60,7 @@ class _CellBase(Module):
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.bias = bool(bias)
-        gen = make_rng(rng)
+        gen = get_rng(rng)
         dt = np.dtype(dtype)
         bound = 1.0 / math.sqrt(hidden_size)
         G = n_gates * hidden_size

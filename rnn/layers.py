@@ -35,8 +35,9 @@ import numpy as np
 import minigrad as mg
 from minigrad import Tensor
 from minigrad.nn import Module
+from minigrad.nn.init import get_rng
 
-from .cells import GRUCell, LSTMCell, RNNCell, State, make_rng, output_of
+from .cells import GRUCell, LSTMCell, RNNCell, State, output_of
 
 __all__ = [
     "Recurrent", "Bidirectional", "Stacked", "RNN", "LSTM", "GRU",
@@ -263,7 +264,7 @@ class Stacked(Module):
         for k, layer in enumerate(self.layers):
             setattr(self, f"layer{k}", layer)
         self.dropout = float(dropout)
-        self._rng = make_rng(rng)
+        self._rng = get_rng(rng)
 
     def forward(self, x: Tensor, states: Sequence[State | None] | None = None,
                 lengths: Any = None) -> tuple[Tensor, list[State]]:
@@ -323,7 +324,7 @@ class _RecurrentLayer(Module):
         PyTorch's names (weight_ih_l0, ..., suffix _reverse for the reverse direction), so those
         are the names that named_parameters(), state_dict() and load_state_dict() use.
         """
-        gen = make_rng(rng)
+        gen = get_rng(rng)
         D = self.num_directions
         self._cells: list[list[Any]] = []
         for k in range(self.num_layers):
