@@ -177,24 +177,30 @@ def test_no_grad_records_nothing_and_gives_the_same_output() -> None:
 
 
 # ---- compile cache -------------------------------------------------------------------------
+# How long the first call takes is measured by the benchmark suite (python -m benchmarks), not
+# asserted here: timings on shared machines make flaky tests. What a test can check exactly is
+# the cause of a fast first call: a fresh process loads the kernels from Numba's cache.
 FIRST_CALL = textwrap.dedent("""
-    import time
     import numpy as np
     import rnn
     from minigrad import Tensor
-    start = time.perf_counter()
+    from rnn.fused import lstm
     layer = rnn.LSTM(8, 16, impl="fused")
     out, (h, c) = layer(Tensor(np.ones((4, 2, 8), np.float32), requires_grad=True))
     out.sum().backward()
-    print(time.perf_counter() - start)
+    kernels = [lstm._forward_kernel, lstm._backward_kernel]
+    print(sum(sum(k.stats.cache_hits.values()) for k in kernels),
+          sum(sum(k.stats.cache_misses.values()) for k in kernels))
 """)
 
 
-def test_first_call_with_a_warm_cache_is_under_a_second() -> None:
-    def first_call() -> float:
+def test_a_fresh_process_loads_the_fused_kernels_from_the_cache() -> None:
+    def counts() -> tuple[int, int]:
         done = subprocess.run([sys.executable, "-c", FIRST_CALL], capture_output=True,
                               text=True, timeout=300, check=True)
-        return float(done.stdout.split()[-1])
+        hits, misses = done.stdout.split()[-2:]
+        return int(hits), int(misses)
 
-    first_call()  # compiles if the cache is cold
-    assert min(first_call(), first_call()) < 1.0
+    counts()  # compiles and writes the cache if it is cold
+    hits, misses = counts()
+    assert hits >= 2 and misses == 0
