@@ -212,9 +212,8 @@ def test_import_compiles_nothing() -> None:
         print(seen, round(elapsed, 3))
         """
     )
-    seen, elapsed = out.split()
+    seen, _elapsed = out.split()
     assert int(seen) >= 4  # gemm_cblas, gemm_loop, and the LSTM kernels were inspected
-    assert float(elapsed) < 5.0
 
 
 def test_kernel_options_are_what_kernel_uses() -> None:
