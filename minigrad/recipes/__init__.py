@@ -19,7 +19,7 @@ RECIPES: dict[str, tuple[str, str]] = {
     "tagging": ("minigrad.recipes.tagging",
                 "bidirectional LSTM tags every digit of variable-length strings"),
     "seq2seq": ("minigrad.recipes.seq2seq",
-                "encoder-decoder LSTM with teacher forcing sorts/reverses digit strings"),
+                "encoder-decoder LSTM, teacher forcing: dates to ISO form (or sorts digits)"),
     "classify": ("minigrad.recipes.classify",
                  "sequence classification from the last state vs the mean of the states"),
 }

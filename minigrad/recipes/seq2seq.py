@@ -41,6 +41,7 @@ Pairs = list[tuple[str, str]]
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 # ---- the tasks ------------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def date_pairs(n: int, min_len: int, max_len: int, rng: np.random.Generator) -> 
                 f"{month[:3]} {d.day}, {d.year}",
                 f"{d.day:02d}.{d.month:02d}.{d.year}",
                 f"{d.day}/{d.month}/{d.year % 100:02d}",
-                f"{d.strftime('%A').lower()}, {month} {d.day}, {d.year}",
+                f"{WEEKDAYS[d.weekday()]}, {month} {d.day}, {d.year}",
                 f"{d.day} {month[:3]} {d.year}")[int(fmt)]
         out.append((text, d.isoformat()))
     return out

@@ -109,8 +109,8 @@ def sample(model: CharLM, vocab: CharVocab, prime: str, n: int, temperature: flo
     return prime + "".join(out)
 
 
-def train(epochs: int = 1, hidden: int = 256, lr: float = 0.003, batch_size: int = 64,
-          bptt: int = 100, layers: int = 1, seed: int = 0, max_chars: int | None = None,
+def train(epochs: int = 3, hidden: int = 256, lr: float = 0.005, batch_size: int = 32,
+          bptt: int = 64, layers: int = 1, seed: int = 0, max_chars: int | None = None,
           checkpoint_path: str | None = None, log: bool = True) -> dict[str, Any]:
     """Train the character model; returns ``{"bpc", "bpc_per_epoch", "losses", "first_loss",
     "epoch_times", "median_epoch_time", "model", "vocab"}`` (``bpc`` on the held-out tail)."""
@@ -149,10 +149,10 @@ def train(epochs: int = 1, hidden: int = 256, lr: float = 0.003, batch_size: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = make_parser("shakespeare", __doc__, epochs=1, hidden=256, lr=0.003, batch_size=64,
-                     epochs_help="; one epoch is ~160 chunks with the defaults")
-    ap.add_argument("--bptt", type=int, default=100,
-                    help="characters per chunk: how far back gradients flow (default 100)")
+    ap = make_parser("shakespeare", __doc__, epochs=3, hidden=256, lr=0.005, batch_size=32,
+                     epochs_help="; one epoch is ~490 chunks with the defaults")
+    ap.add_argument("--bptt", type=int, default=64,
+                    help="characters per chunk: how far back gradients flow (default 64)")
     ap.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
     ap.add_argument("--max-chars", type=int, default=None,
                     help="use only the first N characters of the text (quick runs)")
