@@ -13,7 +13,10 @@ for the Linear classifier:
 
 Both variants are trained from the same initial weights on the same batches and compared
 (``--pool last`` or ``--pool mean`` trains one). The last state has to carry the running
-counts to the end of the string; the mean sees every step's state directly.
+counts to the end of the string, and its gradient has to travel back through every step; the
+mean hands each step's state a direct share of the gradient. With the default lengths both end
+near 100 %; with long strings (``--min-len 50 --max-len 150``) the mean pulls ahead early
+(seed 0: 88 % vs 54 % after one epoch) and the last state catches up later.
 """
 
 from __future__ import annotations
