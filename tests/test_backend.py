@@ -425,15 +425,3 @@ def test_activations_float64_match_numpy() -> None:
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-15, atol=0)
     np.testing.assert_allclose(s, 0.5 + 0.5 * np.tanh(0.5 * x), rtol=1e-15, atol=1e-16)
     assert np.signbit(t[x == 0]).sum() == 0  # tanh(+0) = +0
-
-
-def test_in_run_pair_marks_both_threads_only_while_running() -> None:
-    from minigrad.backend import in_run_pair
-
-    assert not in_run_pair()
-    assert run_pair(in_run_pair, in_run_pair) == (True, True)
-    assert not in_run_pair()
-    # nested pairs unwind correctly
-    assert run_pair(lambda: run_pair(in_run_pair, in_run_pair), in_run_pair) == ((True, True),
-                                                                                   True)
-    assert not in_run_pair()

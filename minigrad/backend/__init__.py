@@ -19,7 +19,7 @@ from .blas import (
     set_blas_threads,
 )
 from .jit import FASTMATH, KERNEL_OPTIONS, exp_f32, exp_f64, expm1_f64, kernel, sigmoid_, tanh_
-from .threads import in_run_pair, run_pair
+from .threads import run_pair
 
 __all__ = [
     "FASTMATH",
@@ -34,7 +34,6 @@ __all__ = [
     "gemm_cblas",
     "gemm_loop",
     "get_blas_threads",
-    "in_run_pair",
     "kernel",
     "run_pair",
     "set_blas_threads",

@@ -15,29 +15,10 @@ from typing import Any, TypeVar
 
 from .blas import blas_threads
 
-__all__ = ["in_run_pair", "run_pair"]
+__all__ = ["run_pair"]
 
 A = TypeVar("A")
 B = TypeVar("B")
-
-_local = threading.local()
-
-
-def in_run_pair() -> bool:
-    """True while the calling thread runs one of the two callables of a :func:`run_pair`.
-
-    Kernels that could split their own work over two threads check this to avoid nesting
-    (four busy threads on two cores).
-    """
-    return getattr(_local, "depth", 0) > 0
-
-
-def _marked(fn: Callable[[], A]) -> A:
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        return fn()
-    finally:
-        _local.depth -= 1
 
 
 def run_pair(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
@@ -45,15 +26,15 @@ def run_pair(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
 
     OpenBLAS is set to one thread for the duration and restored afterwards (the count is
     process-wide). Both calls always run to completion; if either raised, the exception is
-    re-raised here (``f``'s first if both failed) after both have finished. While they run,
-    :func:`in_run_pair` is True on their threads. Returns ``(f(), g())``.
+    re-raised here (``f``'s first if both failed) after both have finished.
+    Returns ``(f(), g())``.
     """
     result: dict[str, Any] = {}
     failure: dict[str, BaseException] = {}
 
     def run_g() -> None:
         try:
-            result["g"] = _marked(g)
+            result["g"] = g()
         except BaseException as exc:  # re-raised on the calling thread
             failure["g"] = exc
 
@@ -61,7 +42,7 @@ def run_pair(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
         worker = threading.Thread(target=run_g, name="minigrad-run-pair", daemon=True)
         worker.start()
         try:
-            result["f"] = _marked(f)
+            result["f"] = f()
         except BaseException as exc:
             failure["f"] = exc
         finally:

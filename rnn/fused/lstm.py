@@ -25,28 +25,20 @@ Arrays: all float arguments must share one dtype, float32 or float64 (no silent 
 ``TypeError`` names the offender). Inputs that are not C-contiguous or not writeable are copied
 (``np.ascontiguousarray``), so the compiled kernels see exactly one signature per dtype.
 The kernels release the GIL: two calls (e.g. the two directions of a bidirectional layer) can
-run concurrently with :func:`minigrad.backend.run_pair`. A single call can itself split its
-batch rows over two threads (``workers``; by default when the work is large enough and it is
-not already inside a ``run_pair``).
+run concurrently with :func:`minigrad.backend.run_pair`. Splitting one call's batch rows over
+two threads (one BLAS thread each) was tried and dropped: on the medium configuration it took
+36 ms against 28 ms for OpenBLAS's own two threads, and it slows down further when OpenBLAS's
+worker thread is still spinning after a multi-threaded BLAS call made just before.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from minigrad.backend import (
-    gemm,
-    get_blas_threads,
-    in_run_pair,
-    kernel,
-    run_pair,
-    sigmoid_,
-    tanh_,
-)
+from minigrad.backend import gemm, kernel, sigmoid_, tanh_
 
 __all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
 
@@ -105,21 +97,18 @@ def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped
 
 
 @kernel
-def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out, b0, b1):  # type: ignore[no-untyped-def]  # noqa: E501
-    """Rows b0 <= b < b1 of the forward (two calls on disjoint row ranges may run at once).
-
-    In: xw, the TRANSPOSED weights w_hh_t = w_hh.T (P, 4H) and w_hr_t = w_hr.T (H, P)
-    ((0, 0) when not projecting), lengths; cs[0] = c0, hs[0] = h0; z is (B, 4H) scratch.
+def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out):  # type: ignore[no-untyped-def]  # noqa: E501
+    """In: xw, the TRANSPOSED weights w_hh_t = w_hh.T (P, 4H) and w_hr_t = w_hr.T (H, P)
+    ((0, 0) when not projecting), lengths; cs[0] = c0, hs[0] = h0.
     Fills gates, cs[1:], tcs, hs[1:], ms, and out unless out is empty (then hs[1:] is out).
     Why transposed: OpenBLAS runs h @ W (no-trans, no-trans) up to 2x faster than h @ W.T at
-    these small batch sizes (measured: B=16, H=64 5.8 vs 13.8 us; B=64, H=512 1.76 vs 2.05 ms).
-    """
-    T = xw.shape[0]
+    these small batch sizes (measured: B=16, H=64 5.8 vs 13.8 us; B=64, H=512 1.76 vs 2.05 ms)."""
+    T, B, G = xw.shape
     proj = w_hr_t.shape[0] > 0
     write_out = out.shape[0] > 0
     for t in range(T):
-        gemm(False, False, 1.0, hs[t, b0:b1], w_hh_t, 0.0, z[b0:b1])
-        for b in range(b0, b1):
+        gemm(False, False, 1.0, hs[t], w_hh_t, 0.0, z)
+        for b in range(B):
             if t < lengths[b]:
                 m = ms[t, b] if proj else hs[t + 1, b]
                 _cell_forward_row(z[b], xw[t, b], gates[t, b], cs[t, b], cs[t + 1, b],
@@ -133,12 +122,12 @@ def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out,
                 else:
                     hs[t + 1, b, :] = hs[t, b]
         if proj:
-            gemm(False, False, 1.0, ms[t, b0:b1], w_hr_t, 0.0, hs[t + 1, b0:b1])
-            for b in range(b0, b1):
+            gemm(False, False, 1.0, ms[t], w_hr_t, 0.0, hs[t + 1])
+            for b in range(B):
                 if t >= lengths[b]:
                     hs[t + 1, b, :] = hs[t, b]
         if write_out:
-            for b in range(b0, b1):
+            for b in range(B):
                 if t < lengths[b]:
                     out[t, b, :] = hs[t + 1, b]
                 else:
@@ -147,52 +136,42 @@ def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out,
 
 @kernel
 def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type: ignore[no-untyped-def]  # noqa: E501
-                     dz, dhs, dh, dc, dh_next, dm, d_h0, b0, b1):
-    """Rows b0 <= b < b1 of the reverse sweep (two calls on disjoint row ranges may run at once).
-
-    In: d_out, weights, the cache; dh = d_hn and dc = d_cn (both overwritten); dh_next (B, P)
-    and dm (B, H) scratch. Fills dz (= d_xw), dhs (when projecting), d_h0 and dc (= d_c0).
-    The weight gradients are left to :func:`_weight_grads_kernel`.
-    """
-    T = gates.shape[0]
+                     dz, dhs, d_w_hh, d_w_hr, dh, dc, dh_next, dm, d_h0):
+    """In: d_out, weights, the cache; dh = d_hn and dc = d_cn (both overwritten).
+    Fills dz (= d_xw), d_w_hh, d_w_hr (when projecting), d_h0 and dc (= d_c0)."""
+    T, B, G = gates.shape
+    H = G // 4
+    P = hs.shape[2]
     proj = w_hr.shape[0] > 0
     for t in range(T - 1, -1, -1):
         # dh: gradient w.r.t. h_t, from step t + 1 (and d_hn) plus this step's output
-        for b in range(b0, b1):
+        for b in range(B):
             if t < lengths[b]:
                 dh[b, :] += d_out[t, b]
         if proj:
-            for b in range(b0, b1):
+            for b in range(B):
                 if t < lengths[b]:
                     dhs[t, b, :] = dh[b]
                 else:
                     dhs[t, b, :] = 0
-            gemm(False, False, 1.0, dhs[t, b0:b1], w_hr, 0.0, dm[b0:b1])
+            gemm(False, False, 1.0, dhs[t], w_hr, 0.0, dm)
             src = dm
         else:
             src = dh
-        for b in range(b0, b1):
+        for b in range(B):
             if t < lengths[b]:
                 _cell_backward_row(gates[t, b], tcs[t, b], cs[t, b], src[b], dc[b], dz[t, b])
             else:
                 dz[t, b, :] = 0
-        gemm(False, False, 1.0, dz[t, b0:b1], w_hh, 0.0, dh_next[b0:b1])
-        for b in range(b0, b1):
+        gemm(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
+        for b in range(B):
             if t >= lengths[b]:
                 dh_next[b, :] = dh[b]
         dh, dh_next = dh_next, dh
-    d_h0[b0:b1] = dh[b0:b1]
-
-
-@kernel
-def _weight_grads_kernel(dz, hs, dhs, ms, d_w_hh, d_w_hr):  # type: ignore[no-untyped-def]
-    """The weight gradients: one large GEMM each over all T * B rows (padded rows of dz and
-    dhs are zero, so they add nothing)."""
-    T, B, G = dz.shape
-    H = G // 4
-    P = hs.shape[2]
+    d_h0[:, :] = dh
+    # the weight gradients: one large GEMM each over all T * B rows
     gemm(True, False, 1.0, dz.reshape(T * B, G), hs.reshape((T + 1) * B, P)[: T * B], 0.0, d_w_hh)
-    if dhs.shape[0] > 0:
+    if proj:
         gemm(True, False, 1.0, dhs.reshape(T * B, P), ms.reshape(T * B, H), 0.0, d_w_hr)
 
 
@@ -217,34 +196,6 @@ def _prep(name: str, a: Any, dt: np.dtype[Any], shape: tuple[int, ...]) -> np.nd
     return arr
 
 
-# Splitting the batch over two threads (one BLAS thread each) beat OpenBLAS's own two threads by
-# 12-25% on the medium and large benchmark configurations, and was far more robust on a busy
-# machine; below this much work per call the thread start-up costs more than it saves.
-_AUTO_SPLIT_MIN_MACS = 50_000_000
-_AUTO_SPLIT_MIN_BATCH = 8
-
-
-def _resolve_workers(workers: int | None, B: int, macs: int) -> int:
-    """How many threads to split the batch over: 1 or 2 (see ``workers`` in lstm_forward)."""
-    if workers is None:
-        if (in_run_pair() or (os.cpu_count() or 1) < 2 or get_blas_threads() < 2
-                or B < _AUTO_SPLIT_MIN_BATCH or macs < _AUTO_SPLIT_MIN_MACS):
-            return 1
-        return 2
-    if workers not in (1, 2):
-        raise ValueError(f"workers must be None, 1 or 2, got {workers}")
-    return min(workers, B)
-
-
-def _run_rows(kernel_fn: Any, args: tuple[Any, ...], B: int, workers: int) -> None:
-    """Call ``kernel_fn(*args, b0, b1)`` on the whole batch, or on two halves concurrently."""
-    if workers == 1:
-        kernel_fn(*args, 0, B)
-        return
-    half = (B + 1) // 2
-    run_pair(lambda: kernel_fn(*args, 0, half), lambda: kernel_fn(*args, half, B))
-
-
 def _prep_lengths(lengths: Any, T: int, B: int) -> np.ndarray:
     if lengths is None:
         return np.full(B, T, dtype=np.int64)
@@ -266,8 +217,6 @@ def lstm_forward(
     h0: np.ndarray,
     c0: np.ndarray,
     lengths: ArrayLike | None = None,
-    *,
-    workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run the LSTM recurrence over a whole sequence.
 
@@ -278,11 +227,6 @@ def lstm_forward(
         h0: (B, P) and c0: (B, H) initial states.
         lengths: None, or (B,) integers in [1, T] (any integer array-like); steps
             t >= lengths[b] leave row b's state unchanged and give out[t, b] = 0.
-        workers: 1 runs on the calling thread (BLAS uses its own thread count); 2 splits the
-            batch rows over two threads with one BLAS thread each;
-            None (default) picks 2 when there is enough work (B >= 8, T*B*P*4H >= 5e7), the
-            BLAS thread count is >= 2 and the call is not already inside
-            :func:`minigrad.backend.run_pair` (e.g. one direction of a bidirectional layer).
 
     Returns:
         ``(out, h_n, c_n, cache)``: out (T, B, P), h_n (B, P), c_n (B, H), and
@@ -326,8 +270,7 @@ def lstm_forward(
     # one transposed copy per call, so every step's GEMM is no-trans (see _forward_kernel)
     w_hh_t = np.ascontiguousarray(w_hh.T)
     w_hr_t = np.ascontiguousarray(w_hr_arr.T)
-    n = _resolve_workers(workers, B, T * B * P * G)
-    _run_rows(_forward_kernel, (xw, w_hh_t, w_hr_t, lens, gates, cs, tcs, hs, ms, z, out), B, n)
+    _forward_kernel(xw, w_hh_t, w_hr_t, lens, gates, cs, tcs, hs, ms, z, out)
     if not padded:
         out = hs[1:]
         out.flags.writeable = False  # a view of the cache: in-place edits would corrupt it
@@ -343,8 +286,6 @@ def lstm_backward(
     w_hh: np.ndarray,
     w_hr: np.ndarray | None,
     cache: LSTMCache,
-    *,
-    workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of the recurrence (BPTT) given the cotangents of ``lstm_forward``'s outputs.
 
@@ -353,8 +294,6 @@ def lstm_backward(
             d_out at padded steps is ignored.
         w_hh, w_hr: the weights given to :func:`lstm_forward`.
         cache: the cache returned by :func:`lstm_forward`.
-        workers: as in :func:`lstm_forward` (the weight-gradient GEMMs after the sweep always
-            use the BLAS thread count).
 
     Returns:
         ``(d_xw, d_w_hh, d_w_hr, d_h0, d_c0)`` with the shapes of ``xw, w_hh, w_hr, h0, c0``;
@@ -388,8 +327,6 @@ def lstm_backward(
     d_h0 = np.empty((B, P), dtype=dt)
     scratch_h = np.empty((B, P), dtype=dt)
     scratch_m = np.empty((B, H), dtype=dt)
-    n = _resolve_workers(workers, B, T * B * P * G)
-    _run_rows(_backward_kernel, (d_out, w_hh, w_hr_arr, gates, cs, tcs, hs, ms, lens,
-                                 d_xw, dhs, dh, d_c0, scratch_h, scratch_m, d_h0), B, n)
-    _weight_grads_kernel(d_xw, hs, dhs, ms, d_w_hh, d_w_hr)
+    _backward_kernel(d_out, w_hh, w_hr_arr, gates, cs, tcs, hs, ms, lens,
+                     d_xw, dhs, d_w_hh, d_w_hr, dh, d_c0, scratch_h, scratch_m, d_h0)
     return d_xw, d_w_hh, (None if w_hr is None else d_w_hr), d_h0, d_c0
