@@ -26,6 +26,7 @@ D directions, P the width of h (LSTM proj_size, else H).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,18 +124,28 @@ def _reading_order(a: np.ndarray, d: int, flip: np.ndarray) -> np.ndarray:
     return a[flip, np.arange(a.shape[1])[None, :]]
 
 
-#: BLAS threads inside the time loop. NOTE: each step's GEMM is small; handing it to a second
-#: BLAS thread and back costs more than it saves, and on a busy machine the wake-up of that
-#: thread can take a scheduler time slice (milliseconds) per step. The large GEMMs outside the
-#: loop (input projection, dW_ih) keep the whole pool. None leaves the pool as it is.
-LOOP_BLAS_THREADS: int | None = 1
+#: BLAS threads inside the time loop: an int, None (leave the pool as it is), or "auto".
+#: NOTE: each step's GEMM is small. On a quiet machine the pool's second thread still pays
+#: (15-20% per step, measured on 2 cores), but on a busy one every wake-up of that thread can
+#: cost a scheduler time slice, and the same steps ran 1.2x-5x slower than with one thread.
+#: "auto" uses one thread while the load average says the cores are taken, the pool otherwise.
+#: The large GEMMs outside the loop (input projection, dW_ih) always keep the whole pool.
+LOOP_BLAS_THREADS: int | None | str = "auto"
+
+
+def _loop_threads() -> int | None:
+    if LOOP_BLAS_THREADS != "auto":
+        return LOOP_BLAS_THREADS  # type: ignore[return-value]
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1) - 0.5
+    return 1 if busy else None
 
 
 def _loop(fn: Callable[..., Any], *args: Any) -> Any:
     """Run a kernel's time loop with :data:`LOOP_BLAS_THREADS` BLAS threads."""
-    if LOOP_BLAS_THREADS is None:
+    threads = _loop_threads()
+    if threads is None:
         return fn(*args)
-    with blas_threads(LOOP_BLAS_THREADS):
+    with blas_threads(threads):
         return fn(*args)
 
 
