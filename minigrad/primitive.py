@@ -118,24 +118,26 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
         return tuple(Tensor._make(o, None) for o in outs)
 
     parents: list[Any] = []
+    slots: list[int] = []
     for i, a in enumerate(args):
         if type(a) is float or type(a) is int:
             parents.append(None)
+            slots.append(0)
             continue
         src = a._entry
+        slots.append(a._slot)
         if src is None:
             arr = arrays[i]
             if arr.flags.writeable:  # a leaf's array: save a read-only view of it
                 arr = arr.view()
-                arr.flags.writeable = False
+                arr.setflags(write=False)
                 arrays[i] = arr
             parents.append(a if a._rg else None)
         else:
             parents.append(src)
     for o in outs:
-        o.flags.writeable = False  # saved for backward: mutating it must fail loudly
-    entry = Entry(op, tuple(parents), tuple([getattr(a, "_slot", 0) for a in args]),
-                  (*arrays, *outs), params, op.n_out)
+        o.setflags(write=False)  # saved for backward: mutating it must fail loudly
+    entry = Entry(op, tuple(parents), tuple(slots), (*arrays, *outs), params, op.n_out)
     entry.aux = aux
     if state.anomaly:
         from .anomaly import remember_origin
