@@ -7,10 +7,12 @@ rounds after warm-up, as medians: the machines are shared and noisy, so ratios, 
     python -m benchmarks            # the whole suite (under 10 minutes on two cores)
     python -m benchmarks --quick    # a smoke run: small configurations, few rounds
 
-Parts: the recurrent training step (fused, reference, PyTorch) with GFLOP/s and the fraction of
-the GEMM-only time (the same GEMMs timed alone with numpy: the practical limit); the engine's
-small-op chain; the MNIST recipe's epoch; the first fused call with a warm compile cache; and the
-targets of the performance issue, each with its measured ratio.
+Parts: the recurrent training step (fused, reference, PyTorch, and JAX when installed) with
+GFLOP/s and the fraction of the GEMM-only time (the same GEMMs timed alone with numpy: the
+practical limit); the recurrent forward without recording (inference); the engine's small-op
+chain; the MNIST recipe's epoch; the first fused call with a warm compile cache; and the targets
+of the performance issue, each with its measured ratio to the best peer (the faster of PyTorch
+and JAX in that case).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -45,6 +48,16 @@ FULL = (
 QUICK = [("lstm", "float32", "small", "1"), ("gru", "float32", "small", "1"),
          ("rnn", "float32", "small", "1"), ("lstm", "float64", "small", "1"),
          ("lstm", "float32", "small", "2bi")]
+#: rows of the inference table
+INFER = ([(c, "float32", s, "1") for c in ("rnn", "lstm", "gru") for s in ("small", "medium")]
+         + [("lstm", "float64", s, "1") for s in ("small", "medium")])
+INFER_QUICK = [(c, "float32", "small", "1") for c in ("rnn", "lstm", "gru")]
+ROUNDS = {"small": 15, "medium": 7, "large": 5}
+TRAIN_COLUMNS = ("fused ms", "reference ms", "torch ms", "jax ms", "fused/torch", "fused/jax",
+                 "fused/best peer", "fused/reference", "fused GFLOP/s", "step / GEMM-only",
+                 "jax compile s")
+INFER_COLUMNS = ("fused ms", "reference ms", "torch ms", "jax ms", "fused/torch", "fused/jax",
+                 "fused/best peer", "fused/reference", "jax compile s")
 
 
 def gemm_shapes(cell: str, size: str, topo: str) -> list[tuple[int, int, int, int]]:
@@ -82,37 +95,29 @@ def gemm_only(cell: str, dtype: str, size: str, topo: str, rounds: int) -> tuple
     return statistics.median(bench_rnn.timed(run) for _ in range(rounds)), flops
 
 
-def recurrent_table(rows: list[tuple[str, str, str, str]], torch: Any,
-                    quick: bool) -> list[dict[str, Any]]:
+def recurrent_table(rows: list[tuple[str, str, str, str]], torch: Any, jax: ModuleType | None,
+                    quick: bool, train: bool = True) -> list[dict[str, Any]]:
     results = []
     for cell, dtype, size, topo in rows:
-        rounds = 3 if quick else {"small": 15, "medium": 7, "large": 5}[size]
+        rounds = 3 if quick else ROUNDS[size]
         row = bench_rnn.bench_config(cell, dtype, size, topo, rounds, torch,
-                                     reference_limit=0.5 if size != "small" else 2.0)
-        row["gemm_s"], row["flops"] = gemm_only(cell, dtype, size, topo, rounds)
+                                     reference_limit=0.5 if size != "small" else 2.0, jax=jax,
+                                     train=train)
+        if train:
+            row["gemm_s"], row["flops"] = gemm_only(cell, dtype, size, topo, rounds)
         results.append(row)
         print("  " + _row(row), flush=True)
     return results
 
 
 def _row(row: dict[str, Any]) -> str:
-    ms = row["ms"]
-    fused = ms["fused"]
-    gflops = row["flops"] / (fused * 1e-3) / 1e9
-
-    def cell(name: str) -> str:
-        if name in row["skipped"]:
-            return "skipped"
-        return f"{ms[name]:.2f}" if name in ms else "-"
-
-    def ratio(a: str, b: str) -> str:
-        return f"{ms[a] / ms[b]:.2f}" if a in ms and b in ms else "-"
-
-    layers = "1" if row["topo"] == "1" else "2 bidir"
-    return (f"| {bench_rnn.CELLS[row['cell']]} | {row['dtype']} | {row['size']} | {layers} | "
-            f"{cell('fused')} | {cell('reference')} | {cell('torch')} | "
-            f"{ratio('fused', 'torch')} | {ratio('fused', 'reference')} | {gflops:.1f} | "
-            f"{fused * 1e-3 / row['gemm_s']:.2f} |")
+    c = bench_rnn.cells(row)
+    if row["train"]:
+        fused_s = row["ms"]["fused"] * 1e-3
+        c["fused GFLOP/s"] = f"{row['flops'] / fused_s / 1e9:.1f}"
+        c["step / GEMM-only"] = f"{fused_s / row['gemm_s']:.2f}"
+    columns = TRAIN_COLUMNS if row["train"] else INFER_COLUMNS
+    return bench_rnn.case(row) + " | ".join(c[name] for name in columns) + " |"
 
 
 def first_call_warm_cache() -> float:
@@ -136,56 +141,52 @@ def mnist_epoch(torch: Any, epochs: int) -> dict[str, Any] | None:
 
 
 def targets(rows: list[dict[str, Any]], engine: dict[str, float], mnist: dict[str, Any] | None,
-            first_call: float) -> list[tuple[str, str, str]]:
+            first_call: float) -> list[tuple[str, str, str, str]]:
+    """(case, target, measured, what it was measured against)."""
     def find(cell: str, dtype: str, size: str, topo: str = "1") -> dict[str, Any] | None:
         for r in rows:
             if (r["cell"], r["dtype"], r["size"], r["topo"]) == (cell, dtype, size, topo):
                 return r
         return None
 
-    def vs_torch(*key: str) -> str:
+    def vs_best(case: str, target: str, *key: str) -> tuple[str, str, str, str]:
         r = find(*key)
-        if r is None or "torch" not in r["ms"]:
-            return "not measured"
-        return f"{r['ms']['fused'] / r['ms']['torch']:.2f}"
+        peer = bench_rnn.best_peer(r) if r is not None else None
+        if r is None or peer is None:
+            return case, target, "not measured", "-"
+        return case, target, f"{r['ms']['fused'] / r['ms'][peer]:.2f}", peer
 
     out = [
-        ("f32 LSTM, 1 layer, medium", "<= 0.8", vs_torch("lstm", "float32", "medium")),
-        ("f32 LSTM, 1 layer, small", "<= 0.7", vs_torch("lstm", "float32", "small")),
-        ("f32 GRU, 1 layer, medium", "<= 0.5", vs_torch("gru", "float32", "medium")),
-        ("f32 GRU, 1 layer, small", "<= 0.8", vs_torch("gru", "float32", "small")),
-        ("f32 RNN, 1 layer, medium", "<= 0.6", vs_torch("rnn", "float32", "medium")),
+        vs_best("f32 LSTM, 1 layer, medium", "<= 0.8", "lstm", "float32", "medium"),
+        vs_best("f32 LSTM, 1 layer, small", "<= 0.7", "lstm", "float32", "small"),
+        vs_best("f32 GRU, 1 layer, medium", "<= 0.5", "gru", "float32", "medium"),
+        vs_best("f32 GRU, 1 layer, small", "<= 0.8", "gru", "float32", "small"),
+        vs_best("f32 RNN, 1 layer, medium", "<= 0.6", "rnn", "float32", "medium"),
     ]
     for size in ("small", "medium", "large"):
-        out.append((f"f64 LSTM, 1 layer, {size}", "<= 0.4", vs_torch("lstm", "float64", size)))
-    out.append(("f32 LSTM, 2-layer bidirectional, medium", "<= 0.6",
-                vs_torch("lstm", "float32", "medium", "2bi")))
+        out.append(vs_best(f"f64 LSTM, 1 layer, {size}", "<= 0.4", "lstm", "float64", size))
+    out.append(vs_best("f32 LSTM, 2-layer bidirectional, medium", "<= 0.6",
+                       "lstm", "float32", "medium", "2bi"))
     big = find("lstm", "float32", "large")
     out.append(("f32 LSTM large: step / GEMM-only", "<= 1.3",
-                f"{big['ms']['fused'] * 1e-3 / big['gemm_s']:.2f}" if big else "not measured"))
+                f"{big['ms']['fused'] * 1e-3 / big['gemm_s']:.2f}" if big else "not measured",
+                "numpy GEMMs"))
     out.append(("engine small-op chain vs PyTorch eager", "<= 0.5",
-                f"{engine['ratio']:.2f}" if "ratio" in engine else "not measured"))
-    if mnist and mnist["torch_s"]:
-        out.append(("MNIST recipe epoch vs PyTorch", "<= 1.0 at equal accuracy",
-                    f"{mnist['minigrad_s'] / mnist['torch_s']:.2f}"))
-    else:
-        out.append(("MNIST recipe epoch vs PyTorch", "<= 1.0 at equal accuracy", "not measured"))
-    out.append(("first fused call, warm cache", "< 0.5 s", f"{first_call:.2f} s"))
+                f"{engine['ratio']:.2f}" if "ratio" in engine else "not measured", "torch"))
+    out.append(("MNIST recipe epoch vs PyTorch", "<= 1.0 at equal accuracy",
+                f"{mnist['minigrad_s'] / mnist['torch_s']:.2f}" if mnist and mnist["torch_s"]
+                else "not measured", "torch"))
+    out.append(("first fused call, warm cache", "< 0.5 s", f"{first_call:.2f} s", "-"))
     return out
 
 
-def versions(torch: Any) -> str:
+def versions(torch: Any, jax: ModuleType | None) -> str:
     import numba
 
     parts = [f"Python {platform.python_version()}", f"numpy {np.__version__}",
              f"numba {numba.__version__}"]
     parts.append(f"torch {torch.__version__}" if torch is not None else "torch not installed")
-    try:
-        import jax
-
-        parts.append(f"jax {jax.__version__} (no JAX column yet)")
-    except ImportError:
-        parts.append("jax not installed")
+    parts.append(f"jax {jax.jax.__version__} (CPU)" if jax is not None else "jax not installed")
     return ", ".join(parts)
 
 
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small configurations, few rounds")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--no-jax", action="store_true", help="leave JAX out")
     ap.add_argument("--output", default=str(HERE / "RESULTS.md"), help="where to write")
     args = ap.parse_args(argv)
     torch: Any = None
@@ -204,18 +206,23 @@ def main(argv: list[str] | None = None) -> int:
             torch = torch_module
         except ImportError:
             pass
+    jax = None if args.no_jax else bench_rnn.load_jax()
     start = time.perf_counter()
     load = os.getloadavg()[0]
     header = (f"# Benchmark results\n\n{datetime.date.today().isoformat()}, "
-              f"{bench_rnn.cpu_name()}, {os.cpu_count()} cores; {versions(torch)}; "
+              f"{bench_rnn.cpu_name()}, {os.cpu_count()} cores; {versions(torch, jax)}; "
               f"load average {load:.2f} at the start.\n\nMedians of interleaved rounds in one "
-              "process; ratios are minigrad fused / the peer. Compare ratios, not absolute "
-              "times across machines.\n")
+              "process; ratios are minigrad fused / the peer; the best peer is the faster of "
+              "PyTorch and JAX (jax.jit(jax.grad(loss)) over a lax.scan, compile time excluded "
+              "and shown apart). Compare ratios, not absolute times across machines.\n")
     print(header)
-    cols = ("| cell | dtype | size | layers | fused ms | reference ms | torch ms | fused/torch "
-            "| fused/reference | fused GFLOP/s | step / GEMM-only |\n" + "|---" * 11 + "|")
+    cols = bench_rnn.header(TRAIN_COLUMNS)
     print("## Recurrent training step (forward + backward, loss = sum of outputs)\n\n" + cols)
-    rows = recurrent_table(QUICK if args.quick else FULL, torch, args.quick)
+    rows = recurrent_table(QUICK if args.quick else FULL, torch, jax, args.quick)
+    infer_cols = bench_rnn.header(INFER_COLUMNS)
+    print("\n## Recurrent inference (forward without recording)\n\n" + infer_cols)
+    infer = recurrent_table(INFER_QUICK if args.quick else INFER, torch, jax, args.quick,
+                            train=False)
 
     print("\n## Engine: chain of 10,000 small elementwise ops\n")
     engine = bench_engine.main(["--rounds", "5" if args.quick else "15"])
@@ -227,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
            + (f", PyTorch {mnist['torch_s']:.2f} s/epoch" if mnist["torch_s"] else ""))
     print(msg)
     goals = targets(rows, engine, mnist, first)
-    print("\n## Targets\n\n| case | target | measured |\n|---|---|---|")
+    print("\n## Targets\n\n| case | target | measured | against |\n|---|---|---|---|")
     for g in goals:
-        print(f"| {g[0]} | {g[1]} | {g[2]} |")
+        print("| " + " | ".join(g) + " |")
 
     chain = (f"minigrad {engine['minigrad'] * 1e3:.1f} ms" +
              (f", PyTorch {engine['torch'] * 1e3:.1f} ms, ratio {engine['ratio']:.2f}"
@@ -239,11 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         "small B16 T32 I32 H64, medium B32 T64 I128 H256, large B64 T128 I256 H512; the "
         "reference path is skipped where one step takes too long.\n", cols,
         *(_row(r) for r in rows), "",
+        "## Recurrent inference (forward without recording: minigrad.no_grad(), "
+        "torch.no_grad(), jax.jit of the forward)\n", infer_cols, *(_row(r) for r in infer), "",
         "## Engine: chain of 10,000 small elementwise ops, forward and backward\n", chain, "",
         "## MNIST recipe (row by row, LSTM(100), batch 100), epoch time\n", msg, "",
         f"## First fused call with a warm compile cache\n\n{first:.2f} s\n",
-        "## Targets\n", "| case | target | measured |", "|---|---|---|",
-        *(f"| {g[0]} | {g[1]} | {g[2]} |" for g in goals), "",
+        "## Targets\n\nEach recurrent case against its best peer, named.\n",
+        "| case | target | measured | against |", "|---|---|---|---|",
+        *("| " + " | ".join(g) + " |" for g in goals), "",
         f"Suite time {time.perf_counter() - start:.0f} s.", ""])
     Path(args.output).write_text(text)
     print(f"\nwrote {args.output} ({time.perf_counter() - start:.0f} s)")
