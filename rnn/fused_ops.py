@@ -26,7 +26,6 @@ D directions, P the width of h (LSTM proj_size, else H).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import Primitive, Tensor, stack
-from minigrad.backend import blas_threads, run_pair
+from minigrad.backend import blas_threads, others_load, run_pair
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
 from rnn.fused.rnn_tanh import rnn_backward, rnn_forward
@@ -128,16 +127,28 @@ def _reading_order(a: np.ndarray, d: int, flip: np.ndarray) -> np.ndarray:
 #: NOTE: each step's GEMM is small. On a quiet machine the pool's second thread still pays
 #: (15-20% per step, measured on 2 cores), but on a busy one every wake-up of that thread can
 #: cost a scheduler time slice, and the same steps ran 1.2x-5x slower than with one thread.
-#: "auto" uses one thread while the load average says the cores are taken, the pool otherwise.
-#: The large GEMMs outside the loop (input projection, dW_ih) always keep the whole pool.
+#: "auto" uses one thread while other processes keep at least half a core busy
+#: (:func:`minigrad.backend.others_load`), the pool otherwise.
+#: The large GEMMs outside the loop (input projection, dW_ih) keep the whole pool, except in
+#: small layers (below).
 LOOP_BLAS_THREADS: int | None | str = "auto"
+
+#: "auto" runs a whole layer call (loop and hoisted GEMMs) on one BLAS thread when a step's
+#: recurrent GEMM has fewer FLOPs than this (2 * B * P * G).
+#: NOTE: at B16 H64 a second thread gains nothing even on a quiet machine, and when another
+#: thread pool is still spinning (PyTorch's, a second process) the pool made the same LSTM
+#: step 3-7x slower (4.3 vs 1.5 ms quiet-ish; 14 vs 2.1 ms under load).
+SMALL_STEP_FLOPS = 1 << 22
+
+
+def _small(B: int, w_hh: np.ndarray) -> bool:
+    return LOOP_BLAS_THREADS == "auto" and 2 * B * w_hh.size < SMALL_STEP_FLOPS
 
 
 def _loop_threads() -> int | None:
     if LOOP_BLAS_THREADS != "auto":
         return LOOP_BLAS_THREADS  # type: ignore[return-value]
-    busy = os.getloadavg()[0] > (os.cpu_count() or 1) - 0.5
-    return 1 if busy else None
+    return 1 if others_load() > 0.5 else None
 
 
 def _loop(fn: Callable[..., Any], *args: Any) -> Any:
@@ -149,11 +160,18 @@ def _loop(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
 
 
-def _directions(run: Callable[[int], Any], n_dir: int) -> tuple[Any, ...]:
-    """``run(0)``, and ``run(1)`` concurrently with it for a bidirectional layer."""
-    if n_dir == 1:
-        return (run(0),)
-    return run_pair(lambda: run(0), lambda: run(1))
+def _directions(run: Callable[[int], Any], n_dir: int, small: bool) -> tuple[Any, ...]:
+    """``run(0)``, and ``run(1)`` concurrently with it for a bidirectional layer.
+
+    A bidirectional layer runs each direction on one BLAS thread (:func:`run_pair`); a
+    ``small`` one-direction layer too (see :data:`SMALL_STEP_FLOPS`).
+    """
+    if n_dir == 2:
+        return run_pair(lambda: run(0), lambda: run(1))
+    if small:
+        with blas_threads(1):
+            return (run(0),)
+    return (run(0),)
 
 
 def _split(weights: Sequence[np.ndarray], names: tuple[str, ...], d: int) -> Arrays:
@@ -178,7 +196,7 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
                                    [s[d] for s in states0], lengths, option)
         return _reading_order(out, d, flip), finals, cache
 
-    results = _directions(direction, n_dir)
+    results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
     out = results[0][0] if n_dir == 1 else np.concatenate([r[0] for r in results], axis=2)
     finals = tuple(np.stack([r[1][j] for r in results]) for j in range(kind.n_states))
     return (out, *finals), [r[2] for r in results]
@@ -210,7 +228,7 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
         dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
         return dx, [d_w[n] for n in names], d_s0
 
-    results = _directions(direction, n_dir)
+    results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
     dx = results[0][0] if n_dir == 1 else results[0][0] + results[1][0]
     d_states0 = [np.stack([r[2][j] for r in results]) for j in range(kind.n_states)]
     return (dx, *d_states0, *[g for r in results for g in r[1]])

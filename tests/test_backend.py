@@ -425,3 +425,19 @@ def test_activations_float64_match_numpy() -> None:
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-15, atol=0)
     np.testing.assert_allclose(s, 0.5 + 0.5 * np.tanh(0.5 * x), rtol=1e-15, atol=1e-16)
     assert np.signbit(t[x == 0]).sum() == 0  # tanh(+0) = +0
+
+
+def test_others_load_subtracts_this_process_own_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minigrad.backend import threads
+
+    own = threads._OwnUse()
+    monkeypatch.setattr(threads, "_own_use", own)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert threads.others_load() == pytest.approx(1.2)  # no own use measured yet
+    own.wall -= 60.0  # pretend the last sample was a minute ago ...
+    own.cpu -= 60.0  # ... and this process used one core all that minute
+    cores = own.update()
+    assert 0.6 < cores < 1.0  # one minute at one core: 1 - 1/e of the way there
+    assert threads.others_load() == pytest.approx(1.2 - cores)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert threads.others_load() == 0.0  # never negative

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import rnn
-from minigrad import Tensor
+from minigrad import Tensor, backend
 from minigrad.testing import gradcheck
 
 pytestmark = pytest.mark.skipif(not rnn.fused_available(), reason="fused kernels unavailable")
@@ -167,6 +167,35 @@ def test_directions_run_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls) == 4  # two layers, forward and backward
 
 
+@pytest.mark.skipif(not backend.HAVE_CBLAS, reason="no controllable BLAS threads")
+def test_small_layers_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnn.fused_ops as fo
+
+    seen: list[tuple[str, int]] = []
+
+    def spy(name: str, fn: Any) -> Any:
+        def wrapped(*args: Any) -> Any:
+            seen.append((name, backend.get_blas_threads()))
+            return fn(*args)
+        return wrapped
+
+    monkeypatch.setattr(fo, "lstm_forward", spy("forward", fo.lstm_forward))
+    monkeypatch.setattr(fo, "lstm_backward", spy("backward", fo.lstm_backward))
+    monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
+    monkeypatch.setattr(fo, "others_load", lambda: 0.0)  # a quiet machine
+    before = backend.get_blas_threads()
+    small = rnn.LSTM(8, 16, impl="fused", rng=0)  # 2 * B * H * 4H = 2 * 4 * 16 * 64 FLOPs
+    out, _ = small(Tensor(np.ones((3, 4, 8), np.float32), requires_grad=True))
+    out.sum().backward()
+    assert seen == [("forward", 1), ("backward", 1)]
+    assert backend.get_blas_threads() == before  # restored
+    seen.clear()
+    large = rnn.LSTM(8, 256, impl="fused", rng=0)  # 2 * 32 * 256 * 1024 FLOPs: the whole pool
+    out, _ = large(Tensor(np.ones((2, 32, 8), np.float32), requires_grad=True))
+    out.sum().backward()
+    assert seen == [("forward", before), ("backward", before)]
+
+
 def test_no_grad_records_nothing_and_gives_the_same_output() -> None:
     layer = rnn.LSTM(3, 4, bidirectional=True, impl="fused", rng=0)
     x = Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
@@ -183,7 +212,7 @@ def test_no_grad_records_nothing_and_gives_the_same_output() -> None:
 FIRST_CALL = textwrap.dedent("""
     import numpy as np
     import rnn
-    from minigrad import Tensor
+    from minigrad import Tensor, backend
     from rnn.fused import lstm
     layer = rnn.LSTM(8, 16, impl="fused")
     out, (h, c) = layer(Tensor(np.ones((4, 2, 8), np.float32), requires_grad=True))

@@ -2,7 +2,8 @@
 
 - :mod:`.blas`: GEMM callable from ``@njit`` code through numpy's own OpenBLAS, and its threads.
 - :mod:`.jit`: the project's Numba settings (:data:`kernel`) and vectorisable activations.
-- :mod:`.threads`: :func:`run_pair`, two kernels at once with single-threaded BLAS each.
+- :mod:`.threads`: :func:`run_pair`, two kernels at once with single-threaded BLAS each, and
+  :func:`others_load`, the cores other processes keep busy.
 
 Importing this package compiles nothing; kernels compile lazily on first call (or load from the
 on-disk cache).
@@ -19,7 +20,7 @@ from .blas import (
     set_blas_threads,
 )
 from .jit import FASTMATH, KERNEL_OPTIONS, exp_f32, exp_f64, expm1_f64, kernel, sigmoid_, tanh_
-from .threads import run_pair
+from .threads import others_load, run_pair
 
 __all__ = [
     "FASTMATH",
@@ -35,6 +36,7 @@ __all__ = [
     "gemm_loop",
     "get_blas_threads",
     "kernel",
+    "others_load",
     "run_pair",
     "set_blas_threads",
     "sigmoid_",

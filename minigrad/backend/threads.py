@@ -1,5 +1,5 @@
 """Coarse parallelism: two independent kernel calls at once (e.g. the two directions of a
-bidirectional recurrent layer).
+bidirectional recurrent layer), and how much of the machine other processes are using.
 
 On a 2-core machine the profitable split is one whole kernel per core with single-threaded BLAS
 each; splitting inside a time step (prange, or a 2-thread BLAS pool fighting another pool) costs
@@ -9,13 +9,16 @@ the GIL (``nogil=True`` Numba kernels, numpy/BLAS calls) for this to pay.
 
 from __future__ import annotations
 
+import math
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .blas import blas_threads
 
-__all__ = ["run_pair"]
+__all__ = ["others_load", "run_pair"]
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -54,3 +57,40 @@ def run_pair(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
     if "g" in failure:
         raise failure["g"]
     return result["f"], result["g"]
+
+
+class _OwnUse:
+    """This process's CPU use in cores, averaged like the load average (a one-minute decay)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wall = time.monotonic()
+        self.cpu = time.process_time()
+        self.cores = 0.0
+
+    def update(self) -> float:
+        with self.lock:
+            now, cpu = time.monotonic(), time.process_time()
+            elapsed = now - self.wall
+            if elapsed >= 1.0:
+                used = (cpu - self.cpu) / elapsed
+                self.cores += (1.0 - math.exp(-elapsed / 60.0)) * (used - self.cores)
+                self.wall, self.cpu = now, cpu
+            return self.cores
+
+
+_own_use = _OwnUse()
+
+
+def others_load() -> float:
+    """Cores kept busy by other processes: the one-minute load average less this process's own
+    average use over about the same minute (0.0 where the platform has no load average).
+
+    NOTE: the load average alone counts this process too, so a program that keeps both cores
+    busy itself would read as a busy machine and switch to one thread, and back, and so on.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 0.0
+    return max(0.0, load - _own_use.update())
