@@ -101,7 +101,21 @@ def torch_step(torch: Any, layer: Any, x: np.ndarray, train: bool = True) -> Cal
     return step if train else forward
 
 
+#: seconds of rest before each timed step, so that the thread pool of the implementation timed
+#: before it has gone idle. NOTE: OpenBLAS's worker threads spin for about 2^28 cycles (~0.1 s)
+#: after a call before they sleep, and PyTorch's OpenMP threads spin too; on two cores a pool
+#: still spinning made the next implementation's step up to 2.6x slower (PyTorch's LSTM step,
+#: medium: 24 ms alone, 64 ms right after minigrad's, 30 ms after a 0.15 s rest).
+SETTLE_S = 0.12
+
+
+def set_settle(seconds: float) -> None:
+    global SETTLE_S
+    SETTLE_S = seconds
+
+
 def timed(step: Callable[[], None]) -> float:
+    time.sleep(SETTLE_S)
     start = time.perf_counter()
     step()
     return time.perf_counter() - start
@@ -210,9 +224,12 @@ def main() -> None:
                     help="time the forward without recording instead of the training step")
     ap.add_argument("--check", action="store_true",
                     help="only compare JAX's weight_hh gradients with PyTorch's (no timing)")
+    ap.add_argument("--settle", type=float, default=SETTLE_S,
+                    help="seconds of rest before each timed step (default %(default)s)")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
     args = ap.parse_args()
+    set_settle(args.settle)
     if args.quick:
         args.dtypes, args.sizes = "float32", "small,medium"
 
