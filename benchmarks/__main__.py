@@ -52,7 +52,7 @@ QUICK = [("lstm", "float32", "small", "1"), ("gru", "float32", "small", "1"),
 INFER = ([(c, "float32", s, "1") for c in ("rnn", "lstm", "gru") for s in ("small", "medium")]
          + [("lstm", "float64", s, "1") for s in ("small", "medium")])
 INFER_QUICK = [(c, "float32", "small", "1") for c in ("rnn", "lstm", "gru")]
-ROUNDS = {"small": 15, "medium": 7, "large": 5}
+ROUNDS = {"small": 11, "medium": 7, "large": 5}
 TRAIN_COLUMNS = ("fused ms", "reference ms", "torch ms", "jax ms", "fused/torch", "fused/jax",
                  "fused/best peer", "fused/reference", "fused GFLOP/s", "step / GEMM-only",
                  "jax compile s")
