@@ -153,7 +153,11 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
             if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
                 _visit_outputs(entry, grads, ans, xp, create_graph, interior)
             g = grads[0] if entry.n_out == 1 else tuple(grads)
-            if entry.aux is None:
+            if op.fused:  # a hand-written kernel may skip the gradients nobody reads
+                needs = tuple(p is not None for p in parents)
+                result = op.vjp(xp, g, ans, *ins, aux=entry.aux, needs=needs,  # type: ignore
+                                **entry.params)
+            elif entry.aux is None:
                 result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
             else:
                 result = op.vjp(xp, g, ans, *ins, aux=entry.aux, **entry.params)  # type: ignore

@@ -12,7 +12,9 @@ backward pass is itself recorded and can be differentiated again.
 A ``fused`` primitive (a hand-written Numba kernel) gets arrays only: its rule cannot be recorded.
 Its forward may return ``(outputs, aux)`` (declare ``has_aux=True``): ``aux`` is any residual the
 kernel's backward needs (gate activations, say); it is kept on the entry, handed to the rule as
-the keyword ``aux``, and freed with the other saved values.
+the keyword ``aux``, and freed with the other saved values. A fused rule also gets the keyword
+``needs``, one bool per input (PyTorch's ``ctx.needs_input_grad``): where it is False nobody reads
+that gradient, so the rule may skip its work and return None.
 """
 
 from __future__ import annotations

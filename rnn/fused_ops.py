@@ -203,9 +203,9 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
 
 
 def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: Any,
-                    x: np.ndarray, *arrays: np.ndarray, aux: list[Any], names: tuple[str, ...],
-                    n_dir: int, lengths: np.ndarray | None, flip: np.ndarray,
-                    option: Any) -> tuple[np.ndarray | None, ...]:
+                    x: np.ndarray, *arrays: np.ndarray, aux: list[Any], needs: tuple[bool, ...],
+                    names: tuple[str, ...], n_dir: int, lengths: np.ndarray | None,
+                    flip: np.ndarray, option: Any) -> tuple[np.ndarray | None, ...]:
     d_out, d_finals = grads[0], grads[1:]
     weights = arrays[kind.n_states:]
     T, B, I = x.shape
@@ -225,11 +225,13 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
             d_w["bias_ih"] = dxw2.sum(axis=0)
             if kind.fold_b_hh:
                 d_w["bias_hh"] = d_w["bias_ih"].copy()
-        dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
+        dx = None
+        if needs[0]:  # NOTE: skipped for data (x not requiring grad): a (T*B, G) x (G, I) GEMM
+            dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
         return dx, [d_w[n] for n in names], d_s0
 
     results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
-    dx = results[0][0] if n_dir == 1 else results[0][0] + results[1][0]
+    dx = results[0][0] if n_dir == 1 or not needs[0] else results[0][0] + results[1][0]
     d_states0 = [np.stack([r[2][j] for r in results]) for j in range(kind.n_states)]
     return (dx, *d_states0, *[g for r in results for g in r[1]])
 

@@ -196,6 +196,25 @@ def test_small_layers_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) ->
     assert seen == [("forward", before), ("backward", before)]
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_data_input_skips_dx_and_gives_the_same_weight_gradients(bidirectional: bool) -> None:
+    x = np.random.default_rng(1).standard_normal((6, 3, 4))
+    grads = []
+    for needs_dx in (True, False):
+        layer = rnn.GRU(4, 5, num_layers=2, bidirectional=bidirectional, impl="fused",
+                        dtype="float64", rng=0)
+        xt = Tensor(x, requires_grad=needs_dx)
+        with mg.Tape() as tape:
+            out, h_n = layer(xt, lengths=[6, 2, 4])
+            (out.sum() + (h_n * h_n).sum()).backward()
+        first = next(e for e in tape if e.op.name == "gru_layer")
+        assert (xt.grad is not None) == needs_dx
+        assert first.parents[0] is (xt if needs_dx else None)
+        grads.append({n: p.grad.numpy() for n, p in layer.named_parameters()})
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[0][name], grads[1][name], err_msg=name)
+
+
 def test_no_grad_records_nothing_and_gives_the_same_output() -> None:
     layer = rnn.LSTM(3, 4, bidirectional=True, impl="fused", rng=0)
     x = Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
