@@ -73,7 +73,7 @@ class Tape:
     def __init__(self, *, weak: bool = False) -> None:
         self._weak = weak
         self._items: list = []
-        self._compact_at = 1024  # weak tape: drop the references to freed entries at this length
+        self._dead = 0  # weak tape: how many of _items point at freed entries
         self._outer: Tape | None = None
         self._capture: Callable[[Entry], None] | None = None
         if not weak:  # a user's tape: note shapes now (backward frees them), watch gradients
@@ -87,10 +87,13 @@ class Tape:
             items.append(entry)
             self._capture(entry)  # type: ignore[misc]
             return
-        items.append(weakref.ref(entry))
-        if len(items) >= self._compact_at:  # amortised O(1): the next sweep is as far away again
-            self._items = live = [r for r in items if r() is not None]
-            self._compact_at = max(1024, 2 * len(live))
+        items.append(weakref.ref(entry, self._forget))
+        if self._dead > 1024 and 2 * self._dead > len(items):  # amortised O(1) per entry
+            self._items = [r for r in items if r() is not None]
+            self._dead = 0
+
+    def _forget(self, ref: weakref.ref) -> None:
+        self._dead += 1
 
     @property
     def entries(self) -> list[Entry]:
