@@ -229,6 +229,8 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     ax = axis % len(shapes[0])
     if len({s[:ax] + s[ax + 1:] for s in shapes}) != 1:
         raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+    if len(ts) == 1:  # nothing to join: no tape entry (tensors are never changed in place)
+        return ts[0]
     return P.concatenate(*ts, axis=ax)
 
 
