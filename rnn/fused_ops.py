@@ -174,6 +174,11 @@ def _directions(run: Callable[[int], Any], n_dir: int, small: bool) -> tuple[Any
     return (run(0),)
 
 
+def _stack(per_direction: list[np.ndarray]) -> np.ndarray:
+    """(D, B, .) from D arrays of (B, .); one direction is a view, not a copy."""
+    return per_direction[0][None] if len(per_direction) == 1 else np.stack(per_direction)
+
+
 def _split(weights: Sequence[np.ndarray], names: tuple[str, ...], d: int) -> Arrays:
     n = len(names)
     return dict(zip(names, weights[d * n:(d + 1) * n], strict=True))
@@ -198,7 +203,7 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
 
     results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
     out = results[0][0] if n_dir == 1 else np.concatenate([r[0] for r in results], axis=2)
-    finals = tuple(np.stack([r[1][j] for r in results]) for j in range(kind.n_states))
+    finals = tuple(_stack([r[1][j] for r in results]) for j in range(kind.n_states))
     return (out, *finals), [r[2] for r in results]
 
 
@@ -232,7 +237,7 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
 
     results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
     dx = results[0][0] if n_dir == 1 or not needs[0] else results[0][0] + results[1][0]
-    d_states0 = [np.stack([r[2][j] for r in results]) for j in range(kind.n_states)]
+    d_states0 = [_stack([r[2][j] for r in results]) for j in range(kind.n_states)]
     return (dx, *d_states0, *[g for r in results for g in r[1]])
 
 
@@ -284,6 +289,17 @@ class FusedLayer:
 
     def __call__(self, x: Tensor, states: Sequence[State | None] | None = None,
                  lengths: np.ndarray | None = None) -> tuple[Tensor, list[State]]:
+        out, finals = self.run(x, states, lengths)
+        per_direction: list[State] = []
+        for d in range(self.num_directions):
+            parts = tuple(f[d] for f in finals)
+            per_direction.append(parts[0] if len(parts) == 1 else parts)
+        return out, per_direction
+
+    def run(self, x: Tensor, states: Sequence[State | None] | None = None,
+            lengths: np.ndarray | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Like calling the layer, but the final states come as the primitive made them: one
+        (D, B, .) tensor per kind of state (h; h and c for an LSTM), with no split."""
         T, B = x.shape[0], x.shape[1]
         D = self.num_directions
         dtype = self.cells[0].weight_ih.dtype
@@ -297,12 +313,11 @@ class FusedLayer:
                 zero = Tensor(np.zeros((B, width), dtype=dtype))
                 initial.append(stack([zero if g is None else g for g in given]))
         weights = [p for cell in self.cells for _, p in cell.named_parameters()]
+        flip = reversal_index(T, lengths) if D == 2 else _NO_FLIP  # only the reverse reads it
         outs = self._op(x, *initial, *weights, names=self._names, n_dir=D, lengths=lengths,
-                        flip=reversal_index(T, lengths), option=self._option)
-        out, finals = outs[0], outs[1:]
-        per_direction: list[State] = []
-        for d in range(D):
-            parts = tuple(f[d] for f in finals)
-            per_direction.append(parts[0] if len(parts) == 1 else parts)
-        return out, per_direction
+                        flip=flip, option=self._option)
+        return outs[0], tuple(outs[1:])
+
+
+_NO_FLIP = np.zeros((0, 0), dtype=np.int64)
 

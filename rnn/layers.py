@@ -429,11 +429,17 @@ class _RecurrentLayer(Module):
                        for i in range(n)]
             states = [r[0] if self._n_states == 1 else tuple(r) for r in per_row]
         p = self.dropout if self.training else 0.0
-        out, finals = run_stack(self._layers(), x, states, lens, p, self._rng)
+        layers = self._layers()
+        if self.impl != "reference" and len(layers) == 1:
+            # one fused layer: its final states are already (D, B, .), as h_n wants them
+            out, stacked = layers[0].run(x, states, lens)  # type: ignore[attr-defined]
+        else:
+            out, finals = run_stack(layers, x, states, lens, p, self._rng)
+            parts = [[s] if isinstance(s, Tensor) else list(s) for s in finals]
+            stacked = tuple(mg.stack([row[j] for row in parts]) for j in range(self._n_states))
         if self.batch_first:
             out = out.swapaxes(0, 1)
-        parts = [[s] if isinstance(s, Tensor) else list(s) for s in finals]
-        return out, [mg.stack([row[j] for row in parts]) for j in range(self._n_states)]
+        return out, list(stacked)
 
     def _state_width(self, j: int) -> int:
         return self.output_size if j == 0 else self.hidden_size

@@ -150,6 +150,20 @@ def test_one_tape_entry_per_layer() -> None:
     assert recorded(50) == ops  # nothing per time step; the rest arranges the final states
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_one_layer_call_records_only_its_kernel_entry(bidirectional: bool) -> None:
+    layer = rnn.LSTM(3, 4, bidirectional=bidirectional, impl="fused", rng=0)
+    x = Tensor(np.ones((5, 2, 3), np.float32), requires_grad=True)
+    with mg.Tape() as tape:
+        out, (h_n, c_n) = layer(x)
+    assert [e.op.name for e in tape] == ["lstm_layer"]  # h_n and c_n are its own outputs
+    D = 2 if bidirectional else 1
+    assert h_n.shape == c_n.shape == (D, 2, 4)
+    np.testing.assert_array_equal(h_n.numpy()[0], out.numpy()[-1, :, :4])
+    if bidirectional:
+        np.testing.assert_array_equal(h_n.numpy()[1], out.numpy()[0, :, 4:])
+
+
 def test_directions_run_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
     import rnn.fused_ops as fo
 
