@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import Primitive, Tensor, stack
-from minigrad.backend import blas_threads, others_load, run_pair
+from minigrad.backend import blas_threads, get_blas_threads, others_load, run_pair
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
 from rnn.fused.rnn_tanh import rnn_backward, rnn_forward
@@ -153,6 +153,8 @@ def _loop_threads() -> int | None:
 
 def _loop(fn: Callable[..., Any], *args: Any) -> Any:
     """Run a kernel's time loop with :data:`LOOP_BLAS_THREADS` BLAS threads."""
+    if get_blas_threads() == 1:  # a small layer, a direction of run_pair, or the user's choice
+        return fn(*args)
     threads = _loop_threads()
     if threads is None:
         return fn(*args)
