@@ -233,7 +233,7 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
             if kind.fold_b_hh:
                 d_w["bias_hh"] = d_w["bias_ih"].copy()
         dx = None
-        if needs[0]:  # NOTE: skipped for data (x not requiring grad): a (T*B, G) x (G, I) GEMM
+        if needs[0]:  # x is data (no grad wanted) in most models: skip a (T*B, G) x (G, I) GEMM
             dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
         return dx, [d_w[n] for n in names], d_s0
 
