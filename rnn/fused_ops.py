@@ -141,7 +141,8 @@ LOOP_BLAS_THREADS: int | None | str = "auto"
 SMALL_STEP_FLOPS = 1 << 22
 
 
-def _small(B: int, w_hh: np.ndarray) -> bool:
+def _small(B: int, weights: Sequence[np.ndarray], names: tuple[str, ...]) -> bool:
+    w_hh = weights[names.index("weight_hh")]  # (G, P), the same in every direction
     return LOOP_BLAS_THREADS == "auto" and 2 * B * w_hh.size < SMALL_STEP_FLOPS
 
 
@@ -203,7 +204,7 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
                                    [s[d] for s in states0], lengths, option)
         return _reading_order(out, d, flip), finals, cache
 
-    results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
+    results = _directions(direction, n_dir, _small(B, weights, names))
     out = results[0][0] if n_dir == 1 else np.concatenate([r[0] for r in results], axis=2)
     finals = tuple(_stack([r[1][j] for r in results]) for j in range(kind.n_states))
     return (out, *finals), [r[2] for r in results]
@@ -237,7 +238,7 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
             dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
         return dx, [d_w[n] for n in names], d_s0
 
-    results = _directions(direction, n_dir, _small(B, weights[names.index("weight_hh")]))
+    results = _directions(direction, n_dir, _small(B, weights, names))
     dx = results[0][0] if n_dir == 1 or not needs[0] else results[0][0] + results[1][0]
     d_states0 = [_stack([r[2][j] for r in results]) for j in range(kind.n_states)]
     return (dx, *d_states0, *[g for r in results for g in r[1]])

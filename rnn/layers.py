@@ -28,7 +28,7 @@ L number of layers, P LSTM projection size (P = H without projection).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from minigrad.nn import Module
 from minigrad.nn.init import get_rng
 
 from .cells import GRUCell, LSTMCell, RNNCell, State, output_of
+
+if TYPE_CHECKING:
+    from .fused_ops import FusedLayer
 
 __all__ = [
     "Recurrent", "Bidirectional", "Stacked", "RNN", "LSTM", "GRU",
@@ -336,7 +339,7 @@ class _RecurrentLayer(Module):
             self._cells.append(row)
         self._reference: list[SequenceLayer] = [
             Recurrent(row[0]) if D == 1 else Bidirectional(*row) for row in self._cells]
-        self._fused: list[SequenceLayer] | None = None  # built on first use
+        self._fused: list[FusedLayer] | None = None  # built on first use
         self._rng = gen  # for dropout
 
     @property
@@ -402,9 +405,10 @@ class _RecurrentLayer(Module):
         return x
 
     # ---- the call ------------------------------------------------------------------------------
-    def _layers(self) -> list[SequenceLayer]:
-        if self.impl == "reference":
-            return self._reference
+    def _layers(self) -> Sequence[SequenceLayer]:
+        return self._reference if self.impl == "reference" else self._fused_layers()
+
+    def _fused_layers(self) -> list[FusedLayer]:
         if self._fused is None:
             from .fused_ops import FusedLayer
 
@@ -429,12 +433,11 @@ class _RecurrentLayer(Module):
                        for i in range(n)]
             states = [r[0] if self._n_states == 1 else tuple(r) for r in per_row]
         p = self.dropout if self.training else 0.0
-        layers = self._layers()
-        if self.impl != "reference" and len(layers) == 1:
+        if self.impl != "reference" and self.num_layers == 1:
             # one fused layer: its final states are already (D, B, .), as h_n wants them
-            out, stacked = layers[0].run(x, states, lens)  # type: ignore[attr-defined]
+            out, stacked = self._fused_layers()[0].run(x, states, lens)
         else:
-            out, finals = run_stack(layers, x, states, lens, p, self._rng)
+            out, finals = run_stack(self._layers(), x, states, lens, p, self._rng)
             parts = [[s] if isinstance(s, Tensor) else list(s) for s in finals]
             stacked = tuple(mg.stack([row[j] for row in parts]) for j in range(self._n_states))
         if self.batch_first:
