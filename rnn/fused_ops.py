@@ -16,7 +16,9 @@ Flipping x (width I) rather than xw (width G) keeps the reordering cheap; the we
 are sums over all (t, b), so their order never matters.
 
 The two directions of a bidirectional layer are independent, so both passes run them
-concurrently (:func:`minigrad.backend.run_pair`, one BLAS thread each). The whole layer is one
+concurrently (:func:`minigrad.backend.run_pair`, one BLAS thread each). So are the batch rows
+of one direction: on a quiet machine a layer that is not GEMM-bound runs the two halves of its
+batch as two concurrent recurrences the same way (:data:`SPLIT_MIN_GATES`). The whole layer is one
 tape entry. Its backward works on arrays only, so it cannot be differentiated again: a
 ``create_graph=True`` backward through it raises an error pointing at ``impl="reference"``.
 
@@ -26,6 +28,7 @@ D directions, P the width of h (LSTM proj_size, else H).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,13 +166,43 @@ def _loop(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
 
 
-def _directions(run: Callable[[int], Any], n_dir: int, small: bool) -> tuple[Any, ...]:
-    """``run(0)``, and ``run(1)`` concurrently with it for a bidirectional layer.
+#: "auto" splits a one-direction layer's batch into two halves run concurrently (two
+#: independent recurrences, one BLAS thread each, :func:`minigrad.backend.run_pair`) when the
+#: machine is otherwise quiet and a step has at least :data:`SPLIT_MIN_GATES` gate
+#: pre-activations (B * G) but its recurrent GEMM is under :data:`SPLIT_STEP_FLOPS`.
+#: NOTE: the rows of a batch never interact inside a recurrence, so the halves need no
+#: synchronisation until the end. A second BLAS thread inside each step's small GEMM gains
+#: little, while the gate arithmetic, which BLAS threads never share, is halved. Measured on 2
+#: cores (training step, split / not split, interleaved medians): LSTM B16 H64 0.72, B100 H100
+#: 0.50, B32 H256 0.86; GRU B16 H64 0.99, B32 H256 0.75; RNN B16 H64 1.15 (too little work to
+#: pay for the second thread), B32 H256 0.91; at B64 H512 0.93-1.03 (GEMM-bound: left whole).
+SPLIT_MIN_GATES = 4096
+SPLIT_STEP_FLOPS = 1 << 26
 
-    A bidirectional layer runs each direction on one BLAS thread (:func:`run_pair`); a
-    ``small`` one-direction layer too (see :data:`SMALL_STEP_FLOPS`).
-    """
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+_ALL = slice(None)
+Part = tuple[int, slice]
+"""One independent recurrence of a layer call: (direction, batch rows)."""
+
+
+def _plan(B: int, weights: Sequence[np.ndarray], names: tuple[str, ...], n_dir: int,
+          ) -> list[Part]:
+    """The recurrences one layer call runs: one per direction, or a batch in two halves."""
     if n_dir == 2:
+        return [(0, _ALL), (1, _ALL)]
+    w_hh = weights[names.index("weight_hh")]  # (G, P)
+    if (LOOP_BLAS_THREADS == "auto" and _CORES >= 2 and B >= 2
+            and B * w_hh.shape[0] >= SPLIT_MIN_GATES and 2 * B * w_hh.size < SPLIT_STEP_FLOPS
+            and others_load() <= 0.5):
+        return [(0, slice(0, B // 2)), (0, slice(B // 2, B))]
+    return [(0, _ALL)]
+
+
+def _run_parts(run: Callable[[int], Any], n_parts: int, small: bool) -> tuple[Any, ...]:
+    """``run(i)`` for every part i: two parts concurrently (:func:`run_pair`, one BLAS thread
+    each), one part on one BLAS thread when ``small`` (see :data:`SMALL_STEP_FLOPS`)."""
+    if n_parts == 2:
         return run_pair(lambda: run(0), lambda: run(1))
     if small:
         with blas_threads(1):
@@ -177,58 +210,77 @@ def _directions(run: Callable[[int], Any], n_dir: int, small: bool) -> tuple[Any
     return (run(0),)
 
 
+def _join(parts: list[Part], values: Sequence[np.ndarray], batch_axis: int,
+          n_dir: int) -> list[np.ndarray]:
+    """Per direction, the parts' arrays joined along the batch axis."""
+    if n_dir == 2 or len(parts) == 1:
+        return list(values)
+    return [np.concatenate(values, axis=batch_axis)]
+
+
 def _stack(per_direction: list[np.ndarray]) -> np.ndarray:
     """(D, B, .) from D arrays of (B, .); one direction is a view, not a copy."""
     return per_direction[0][None] if len(per_direction) == 1 else np.stack(per_direction)
 
 
-def _split(weights: Sequence[np.ndarray], names: tuple[str, ...], d: int) -> Arrays:
+def _weights_of(weights: Sequence[np.ndarray], names: tuple[str, ...], d: int) -> Arrays:
     n = len(names)
     return dict(zip(names, weights[d * n:(d + 1) * n], strict=True))
 
 
 def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple[str, ...],
                    n_dir: int, lengths: np.ndarray | None, flip: np.ndarray,
-                   option: Any) -> tuple[tuple[np.ndarray, ...], list[Any]]:
+                   option: Any) -> tuple[tuple[np.ndarray, ...], tuple[list[Part], list[Any]]]:
     """Inputs: x (T, B, I), the initial states (D, B, .) each, then every direction's weights."""
     states0, weights = arrays[:kind.n_states], arrays[kind.n_states:]
-    T, B, I = x.shape
+    B = x.shape[1]
+    parts = _plan(B, weights, names, n_dir)
 
-    def direction(d: int) -> Any:
-        w = _split(weights, names, d)
-        xs = _reading_order(x, d, flip)
+    def run(i: int) -> Any:
+        d, rows = parts[i]
+        w = _weights_of(weights, names, d)
+        xs = _reading_order(x[:, rows], d, flip)
+        T, B, I = xs.shape  # B: this part's rows
         xw = xs.reshape(T * B, I) @ w["weight_ih"].T
         if "bias_ih" in w:
             xw += (w["bias_ih"] + w["bias_hh"]) if kind.fold_b_hh else w["bias_ih"]
         out, finals, cache = _loop(kind.recur, xw.reshape(T, B, -1), w,
-                                   [s[d] for s in states0], lengths, option)
+                                   [s[d][rows] for s in states0],
+                                   None if lengths is None else lengths[rows], option)
         return _reading_order(out, d, flip), finals, cache
 
-    results = _directions(direction, n_dir, _small(B, weights, names))
-    out = results[0][0] if n_dir == 1 else np.concatenate([r[0] for r in results], axis=2)
-    finals = tuple(_stack([r[1][j] for r in results]) for j in range(kind.n_states))
-    return (out, *finals), [r[2] for r in results]
+    results = _run_parts(run, len(parts), _small(B, weights, names))
+    outs = _join(parts, [r[0] for r in results], 1, n_dir)
+    out = outs[0] if n_dir == 1 else np.concatenate(outs, axis=2)
+    finals = tuple(_stack(_join(parts, [r[1][j] for r in results], 0, n_dir))
+                   for j in range(kind.n_states))
+    return (out, *finals), (parts, [r[2] for r in results])
 
 
 def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: Any,
-                    x: np.ndarray, *arrays: np.ndarray, aux: list[Any], needs: tuple[bool, ...],
-                    names: tuple[str, ...], n_dir: int, lengths: np.ndarray | None,
-                    flip: np.ndarray, option: Any) -> tuple[np.ndarray | None, ...]:
+                    x: np.ndarray, *arrays: np.ndarray, aux: tuple[list[Part], list[Any]],
+                    needs: tuple[bool, ...], names: tuple[str, ...], n_dir: int,
+                    lengths: np.ndarray | None, flip: np.ndarray,
+                    option: Any) -> tuple[np.ndarray | None, ...]:
     d_out, d_finals = grads[0], grads[1:]
     weights = arrays[kind.n_states:]
-    T, B, I = x.shape
+    B = x.shape[1]
     P = d_out.shape[2] // n_dir
+    parts, caches = aux
 
-    def direction(d: int) -> Any:
-        w = _split(weights, names, d)
-        g = _reading_order(d_out[:, :, d * P:(d + 1) * P], d, flip)
+    def run(i: int) -> Any:
+        d, rows = parts[i]
+        w = _weights_of(weights, names, d)
+        g = _reading_order(d_out[:, rows, d * P:(d + 1) * P], d, flip)
         d_xw, d_rec, d_s0 = _loop(kind.recur_back, g,
-                                  [np.ascontiguousarray(f[d]) for f in d_finals], w, aux[d],
-                                  option)
+                                  [np.ascontiguousarray(f[d][rows]) for f in d_finals], w,
+                                  caches[i], option)
+        xs = _reading_order(x[:, rows], d, flip)
+        T, B, I = xs.shape  # B: this part's rows
         dxw2 = d_xw.reshape(T * B, -1)
         # NOTE: dW_ih and db_ih sum over every (t, b), so they need no un-flipping: d_xw and
         # the input, both in this direction's reading order, pair up step by step.
-        d_w = {"weight_ih": dxw2.T @ _reading_order(x, d, flip).reshape(T * B, I), **d_rec}
+        d_w = {"weight_ih": dxw2.T @ xs.reshape(T * B, I), **d_rec}
         if "bias_ih" in w:
             d_w["bias_ih"] = dxw2.sum(axis=0)
             if kind.fold_b_hh:
@@ -238,10 +290,18 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
             dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
         return dx, [d_w[n] for n in names], d_s0
 
-    results = _directions(direction, n_dir, _small(B, weights, names))
-    dx = results[0][0] if n_dir == 1 or not needs[0] else results[0][0] + results[1][0]
-    d_states0 = [_stack([r[2][j] for r in results]) for j in range(kind.n_states)]
-    return (dx, *d_states0, *[g for r in results for g in r[1]])
+    results = _run_parts(run, len(parts), _small(B, weights, names))
+    dx = None
+    if needs[0]:
+        dxs = _join(parts, [r[0] for r in results], 1, n_dir)
+        dx = dxs[0] if n_dir == 1 else dxs[0] + dxs[1]
+    d_states0 = [_stack(_join(parts, [r[2][j] for r in results], 0, n_dir))
+                 for j in range(kind.n_states)]
+    if n_dir == 2:
+        d_weights = [g for r in results for g in r[1]]
+    else:  # one direction, possibly in batch parts: each part's weight gradients add up
+        d_weights = [sum(gs[1:], gs[0]) for gs in zip(*(r[1] for r in results), strict=True)]
+    return (dx, *d_states0, *d_weights)
 
 
 def _primitive(name: str, kind: _Kind) -> Primitive:

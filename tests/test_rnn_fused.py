@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,8 +37,23 @@ def configs(draw: Any) -> dict[str, Any]:
         bias=draw(st.booleans()), give_h0=draw(st.booleans()), give_c0=draw(st.booleans()),
         lengths=draw(st.none() | st.lists(st.integers(1, T), min_size=B, max_size=B)),
         seed=draw(st.integers(0, 2**16)),
+        split=draw(st.booleans()),
     )
     return cfg
+
+
+@contextmanager
+def batch_split(on: bool) -> Iterator[None]:
+    """Force a one-direction layer's batch split (:func:`rnn.fused_ops._plan`) on or off."""
+    import rnn.fused_ops as fo
+
+    saved = fo.SPLIT_MIN_GATES, fo.others_load, fo.LOOP_BLAS_THREADS
+    fo.SPLIT_MIN_GATES = 0 if on else 1 << 62
+    fo.others_load, fo.LOOP_BLAS_THREADS = (lambda: 0.0), "auto"
+    try:
+        yield
+    finally:
+        fo.SPLIT_MIN_GATES, fo.others_load, fo.LOOP_BLAS_THREADS = saved
 
 
 def build(cfg: dict[str, Any], dtype: Any) -> Any:
@@ -64,26 +81,27 @@ def run_both(cfg: dict[str, Any], dtype: Any) -> list[tuple[list[np.ndarray], li
     inputs = [a for a in (x, h0, c0) if a is not None]
     seeds = None
     results = []
-    for impl in ("reference", "fused"):
-        layer.impl = impl
-        layer.zero_grad()
-        ts = {name: Tensor(a.astype(dtype), requires_grad=True) if a is not None else None
-              for name, a in (("x", x), ("h0", h0), ("c0", c0))}
-        hx: Any = ts["h0"]
-        if is_lstm:
-            hx = None if h0 is None and c0 is None else (ts["h0"], ts["c0"])
-        out, states = layer(ts["x"], hx, lengths=cfg["lengths"])
-        values = [out] + (list(states) if isinstance(states, tuple) else [states])
-        if seeds is None:
-            seeds = [rng.standard_normal(v.shape).astype(dtype) for v in values]
-        loss = sum(((v * Tensor(s)).sum() for v, s in zip(values, seeds, strict=True)),
-                   Tensor(np.zeros((), dtype)))
-        loss.backward()
-        grads = [t.grad.data for t in ts.values() if t is not None and t.grad is not None]
-        assert len(grads) == len(inputs)
-        grads += [p.grad.data.copy() for p in layer.parameters() if p.grad is not None]
-        assert len(grads) == len(inputs) + len(list(layer.parameters()))
-        results.append(([v.data for v in values], grads))
+    with batch_split(cfg["split"]):  # the halves must match the reference too
+        for impl in ("reference", "fused"):
+            layer.impl = impl
+            layer.zero_grad()
+            ts = {name: Tensor(a.astype(dtype), requires_grad=True) if a is not None else None
+                  for name, a in (("x", x), ("h0", h0), ("c0", c0))}
+            hx: Any = ts["h0"]
+            if is_lstm:
+                hx = None if h0 is None and c0 is None else (ts["h0"], ts["c0"])
+            out, states = layer(ts["x"], hx, lengths=cfg["lengths"])
+            values = [out] + (list(states) if isinstance(states, tuple) else [states])
+            if seeds is None:
+                seeds = [rng.standard_normal(v.shape).astype(dtype) for v in values]
+            loss = sum(((v * Tensor(s)).sum() for v, s in zip(values, seeds, strict=True)),
+                       Tensor(np.zeros((), dtype)))
+            loss.backward()
+            grads = [t.grad.data for t in ts.values() if t is not None and t.grad is not None]
+            assert len(grads) == len(inputs)
+            grads += [p.grad.data.copy() for p in layer.parameters() if p.grad is not None]
+            assert len(grads) == len(inputs) + len(list(layer.parameters()))
+            results.append(([v.data for v in values], grads))
     return results
 
 
@@ -112,9 +130,12 @@ def test_fused_matches_reference_float32(cfg: dict[str, Any]) -> None:
 
 # ---- the primitive against central differences ------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_fused_layer_matches_central_differences(kind: str, bidirectional: bool) -> None:
-    """Differentiate the layer's primitive directly, with every input a gradcheck leaf."""
+@pytest.mark.parametrize(("bidirectional", "split"), [(False, False), (False, True),
+                                                      (True, False)])
+def test_fused_layer_matches_central_differences(kind: str, bidirectional: bool,
+                                                 split: bool) -> None:
+    """Differentiate the layer's primitive directly, with every input a gradcheck leaf
+    (``split``: the batch run as two halves)."""
     cfg = dict(kind=kind, I=2, H=3, num_layers=1, bias=True, batch_first=False,
                bidirectional=bidirectional, seed=1)
     layer = build(cfg, np.float64)
@@ -132,7 +153,8 @@ def test_fused_layer_matches_central_differences(kind: str, bidirectional: bool)
         return fused._op(*args, names=fused._names, n_dir=D, lengths=lengths,
                          flip=rnn.layers.reversal_index(T, lengths), option=fused._option)
 
-    assert gradcheck(f, [x, *states, *weights], full_jacobian_max=24, atol=1e-7, rtol=1e-6)
+    with batch_split(split):
+        assert gradcheck(f, [x, *states, *weights], full_jacobian_max=24, atol=1e-7, rtol=1e-6)
 
 
 # ---- tape, threads, no_grad ---------------------------------------------------------------
@@ -197,6 +219,7 @@ def test_small_layers_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(fo, "lstm_backward", spy("backward", fo.lstm_backward))
     monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
     monkeypatch.setattr(fo, "others_load", lambda: 0.0)  # a quiet machine
+    monkeypatch.setattr(fo, "SPLIT_MIN_GATES", 1 << 62)  # no batch split here
     before = backend.get_blas_threads()
     small = rnn.LSTM(8, 16, impl="fused", rng=0)  # 2 * B * H * 4H = 2 * 4 * 16 * 64 FLOPs
     out, _ = small(Tensor(np.ones((3, 4, 8), np.float32), requires_grad=True))
@@ -208,6 +231,45 @@ def test_small_layers_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) ->
     out, _ = large(Tensor(np.ones((2, 32, 8), np.float32), requires_grad=True))
     out.sum().backward()
     assert seen == [("forward", before), ("backward", before)]
+
+
+@pytest.mark.skipif(not backend.HAVE_CBLAS, reason="no controllable BLAS threads")
+def test_a_quiet_machine_runs_the_batch_in_two_concurrent_halves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnn.fused_ops as fo
+
+    seen: list[tuple[str, int, int]] = []
+
+    def spy(name: str, fn: Any) -> Any:
+        def wrapped(*args: Any) -> Any:
+            seen.append((name, args[0].shape[1], backend.get_blas_threads()))
+            return fn(*args)
+        return wrapped
+
+    monkeypatch.setattr(fo, "lstm_forward", spy("forward", fo.lstm_forward))
+    monkeypatch.setattr(fo, "lstm_backward", spy("backward", fo.lstm_backward))
+    monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
+    load = [0.0]
+    monkeypatch.setattr(fo, "others_load", lambda: load[0])
+    layer = rnn.LSTM(8, 64, impl="fused", dtype=np.float64, rng=0)  # B * G = 33 * 256 >= 4096
+    x = np.random.default_rng(0).standard_normal((4, 33, 8))
+
+    def grads() -> list[np.ndarray]:
+        xt = Tensor(x, requires_grad=True)
+        layer.zero_grad()
+        out, (h_n, c_n) = layer(xt, lengths=np.arange(33) % 4 + 1)
+        load[0] = 2.0  # busy by the time of backward: it keeps the forward's plan
+        (out.sum() + (h_n * c_n).sum()).backward()
+        return [xt.grad.data] + [p.grad.data.copy() for p in layer.parameters()]
+
+    split = grads()
+    assert sorted(seen) == [("backward", 16, 1), ("backward", 17, 1),
+                            ("forward", 16, 1), ("forward", 17, 1)]
+    seen.clear()
+    whole = grads()  # the load is now high: no split
+    assert [s[:2] for s in seen] == [("forward", 33), ("backward", 33)]
+    for a, b in zip(split, whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

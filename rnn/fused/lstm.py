@@ -25,10 +25,8 @@ Arrays: all float arguments must share one dtype, float32 or float64 (no silent 
 ``TypeError`` names the offender). Inputs that are not C-contiguous or not writeable are copied
 (``np.ascontiguousarray``), so the compiled kernels see exactly one signature per dtype.
 The kernels release the GIL: two calls (e.g. the two directions of a bidirectional layer) can
-run concurrently with :func:`minigrad.backend.run_pair`. Splitting one call's batch rows over
-two threads (one BLAS thread each) was tried and dropped: on the medium configuration it took
-36 ms against 28 ms for OpenBLAS's own two threads, and it slows down further when OpenBLAS's
-worker thread is still spinning after a multi-threaded BLAS call made just before.
+run concurrently with :func:`minigrad.backend.run_pair`; so can two halves of one batch, which
+the fused layers do on a quiet machine (:data:`rnn.fused_ops.SPLIT_MIN_GATES`).
 """
 
 from __future__ import annotations
