@@ -430,14 +430,42 @@ def test_activations_float64_match_numpy() -> None:
 def test_others_load_subtracts_this_process_own_use(monkeypatch: pytest.MonkeyPatch) -> None:
     from minigrad.backend import threads
 
-    own = threads._OwnUse()
-    monkeypatch.setattr(threads, "_own_use", own)
-    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
-    assert threads.others_load() == pytest.approx(1.2)  # no own use measured yet
-    own.wall -= 60.0  # pretend the last sample was a minute ago ...
-    own.cpu -= 60.0  # ... and this process used one core all that minute
-    cores = own.update()
-    assert 0.6 < cores < 1.0  # one minute at one core: 1 - 1/e of the way there
-    assert threads.others_load() == pytest.approx(1.2 - cores)
-    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    clock = {"wall": 100.0, "own": 10.0, "busy": 50.0}
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(threads.time, "process_time", lambda: clock["own"])
+    monkeypatch.setattr(threads, "_busy_seconds", lambda: clock["busy"])
+    others = threads._Others()
+    monkeypatch.setattr(threads, "_others", others)
+    assert threads.others_load() == 0.0  # no window has passed yet: a quiet machine
+    clock["wall"] += 1.0
+    clock["own"] += 0.9  # this process kept one core ~busy ...
+    clock["busy"] += 2.1  # ... and the machine two: others used 1.2 cores
+    assert threads.others_load() == pytest.approx(1.2)
+    clock["wall"] += 0.2  # within the window: the last value stands
+    clock["busy"] += 0.4
+    assert threads.others_load() == pytest.approx(1.2)
+    clock["wall"] += 0.4
+    clock["own"] += 0.9  # only this process ran (process time counts more precisely than
+    clock["busy"] += 0.2  # /proc/stat's ticks, so the difference can come out below zero)
     assert threads.others_load() == 0.0  # never negative
+    monkeypatch.setattr(threads, "_busy_seconds", lambda: None)
+    assert threads._Others().update() == 0.0  # no /proc/stat: as if quiet
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/stat")
+def test_others_load_sees_another_busy_process() -> None:
+    from minigrad.backend import threads
+
+    others = threads._Others()
+    if others.busy is None:
+        pytest.skip("/proc/stat does not describe this machine's cores")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        others.wall, others.own, others.busy = (time.monotonic(), time.process_time(),
+                                                threads._busy_seconds())
+        time.sleep(0.8)
+        assert others.update() > 0.5  # the spinning child, not this (sleeping) process
+    finally:
+        busy.kill()
+        busy.wait()

@@ -9,7 +9,6 @@ the GIL (``nogil=True`` Numba kernels, numpy/BLAS calls) for this to pay.
 
 from __future__ import annotations
 
-import math
 import os
 import queue
 import threading
@@ -83,38 +82,62 @@ def run_pair(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
     return result_f, result_g
 
 
-class _OwnUse:
-    """This process's CPU use in cores, averaged like the load average (a one-minute decay)."""
+def _busy_seconds() -> float | None:
+    """CPU seconds all cores have spent busy since boot (Linux ``/proc/stat``), or None where
+    that is unknown or covers more cores than this machine has (a container on a larger host:
+    its /proc/stat counts the host)."""
+    try:
+        with open("/proc/stat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    cores = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    if not lines or cores != os.cpu_count():
+        return None
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy (steal:
+    # the hypervisor ran another machine on our core)
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, lines[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class _Others:
+    """Cores kept busy by other processes over the last window of at least :data:`WINDOW_S`:
+    the machine's busy CPU time less this process's own (all its threads), per wall second."""
+
+    WINDOW_S = 0.5
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.wall = time.monotonic()
-        self.cpu = time.process_time()
-        self.cores = 0.0
+        self.wall, self.own, self.busy = time.monotonic(), time.process_time(), _busy_seconds()
+        self.cores = 0.0  # until a first window has passed: assume a quiet machine
 
     def update(self) -> float:
         with self.lock:
-            now, cpu = time.monotonic(), time.process_time()
+            if self.busy is None:
+                return 0.0
+            now = time.monotonic()
             elapsed = now - self.wall
-            if elapsed >= 1.0:
-                used = (cpu - self.cpu) / elapsed
-                self.cores += (1.0 - math.exp(-elapsed / 60.0)) * (used - self.cores)
-                self.wall, self.cpu = now, cpu
+            if elapsed >= self.WINDOW_S:
+                own, busy = time.process_time(), _busy_seconds()
+                if busy is None:
+                    return 0.0
+                self.cores = max(0.0, ((busy - self.busy) - (own - self.own)) / elapsed)
+                self.wall, self.own, self.busy = now, own, busy
             return self.cores
 
 
-_own_use = _OwnUse()
+_others = _Others()
 
 
 def others_load() -> float:
-    """Cores kept busy by other processes: the one-minute load average less this process's own
-    average use over about the same minute (0.0 where the platform has no load average).
+    """Cores other processes kept busy in about the last half second (Linux; 0.0 where the
+    platform does not tell, as if the machine were quiet).
 
-    NOTE: the load average alone counts this process too, so a program that keeps both cores
-    busy itself would read as a busy machine and switch to one thread, and back, and so on.
+    NOTE: the load average was used before, less this process's own use: it decays over a
+    minute, so a program started right after another (a test run, a benchmark) read as a busy
+    machine for that minute and ran its recurrences on one thread, 1.5-2x slower.
     """
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return 0.0
-    return max(0.0, load - _own_use.update())
+    return _others.update()
