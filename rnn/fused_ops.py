@@ -3,14 +3,17 @@
 For one layer (one or two directions) the primitive's forward does, on numpy arrays:
 
     reverse direction: x' = x with each sequence flipped within its own length (else x' = x)
-    xw = x' @ W_ih^T + b_ih (+ b_hh)           one large GEMM over all T*B rows
-    out, final states = kernel(xw, ...)        the recurrence: only what depends on h_{t-1}
+    xw = x' @ W_ih^T                           one large GEMM over all T*B rows
+    out, final states = kernel(xw, b, ...)     the recurrence: only what depends on h_{t-1}
+                                               (the biases are added in its gate loop)
     reverse direction: flip out back into the input's time order
 
 and its backward (backpropagation through time) runs the kernel's hand-written backward and
 then, again as large GEMMs over all T*B rows,
 
-    dW_ih = dXW^T @ x'      db_ih = sum of dXW over (T, B)      dx' = dXW @ W_ih
+    dW_ih = dXW^T @ x'      dx' = dXW @ W_ih
+
+(the kernel's sweep also sums dXW over (T, B) into db_ih as it goes).
 
 Flipping x (width I) rather than xw (width G) keeps the reordering cheap; the weight gradients
 are sums over all (t, b), so their order never matters.
@@ -55,61 +58,80 @@ Arrays = dict[str, np.ndarray]
 #                                                    d_states0
 # ``w`` maps the cell's parameter names to arrays; ``option`` is the RNN's nonlinearity or the
 # GRU's reset_after.
+def _bias(w: Arrays) -> np.ndarray | None:
+    """b_ih + b_hh, which the RNN and LSTM kernels add inside their gate loops."""
+    return w["bias_ih"] + w["bias_hh"] if "bias_ih" in w else None
+
+
+def _bias_out(w: Arrays) -> np.ndarray | None:
+    """An array for the kernel to sum the bias gradient into (None without biases)."""
+    return np.empty(w["bias_ih"].shape, w["bias_ih"].dtype) if "bias_ih" in w else None
+
+
+def _bias_grads(d_b: np.ndarray | None) -> Arrays:
+    """Both biases' gradients from the kernel's sum: b_ih and b_hh enter z the same way."""
+    return {} if d_b is None else {"bias_ih": d_b, "bias_hh": d_b.copy()}
+
+
 def _rnn_recur(xw: np.ndarray, w: Arrays, s0: list[np.ndarray], lengths: Any, option: Any) -> Any:
-    out, h_n, cache = rnn_forward(xw, w["weight_hh"], s0[0], lengths, option)
+    out, h_n, cache = rnn_forward(xw, w["weight_hh"], s0[0], lengths, option, _bias(w))
     return out, (h_n,), cache
 
 
 def _rnn_recur_back(d_out: np.ndarray, d_fin: list[np.ndarray], w: Arrays, cache: Any,
                     option: Any) -> Any:
-    d_xw, d_w_hh, d_h0 = rnn_backward(d_out, d_fin[0], w["weight_hh"], cache, option)
-    return d_xw, {"weight_hh": d_w_hh}, (d_h0,)
+    d_b = _bias_out(w)
+    d_xw, d_w_hh, d_h0 = rnn_backward(d_out, d_fin[0], w["weight_hh"], cache, option, d_b)
+    return d_xw, {"weight_hh": d_w_hh, **_bias_grads(d_b)}, (d_h0,)
 
 
 def _lstm_recur(xw: np.ndarray, w: Arrays, s0: list[np.ndarray], lengths: Any,
                 option: Any) -> Any:
     out, h_n, c_n, cache = lstm_forward(xw, w["weight_hh"], w.get("weight_hr"), s0[0], s0[1],
-                                        lengths)
+                                        lengths, _bias(w))
     return out, (h_n, c_n), cache
 
 
 def _lstm_recur_back(d_out: np.ndarray, d_fin: list[np.ndarray], w: Arrays, cache: Any,
                      option: Any) -> Any:
+    d_b = _bias_out(w)
     d_xw, d_w_hh, d_w_hr, d_h0, d_c0 = lstm_backward(d_out, d_fin[0], d_fin[1], w["weight_hh"],
-                                                     w.get("weight_hr"), cache)
-    return d_xw, {"weight_hh": d_w_hh, "weight_hr": d_w_hr}, (d_h0, d_c0)
+                                                     w.get("weight_hr"), cache, d_b)
+    return d_xw, {"weight_hh": d_w_hh, "weight_hr": d_w_hr, **_bias_grads(d_b)}, (d_h0, d_c0)
 
 
 def _gru_b_hh(w: Arrays) -> np.ndarray:
-    """The GRU kernel takes b_hh apart from xw (b_hn sits inside the reset product)."""
+    """The GRU kernel takes b_hh apart from b_ih (b_hn sits inside the reset product)."""
     return w["bias_hh"] if "bias_hh" in w else np.zeros(w["weight_hh"].shape[0],
                                                           w["weight_hh"].dtype)
 
 
 def _gru_recur(xw: np.ndarray, w: Arrays, s0: list[np.ndarray], lengths: Any, option: Any) -> Any:
-    out, h_n, cache = gru_forward(xw, w["weight_hh"], _gru_b_hh(w), s0[0], lengths, option)
+    out, h_n, cache = gru_forward(xw, w["weight_hh"], _gru_b_hh(w), s0[0], lengths, option,
+                                  w.get("bias_ih"))
     return out, (h_n,), cache
 
 
 def _gru_recur_back(d_out: np.ndarray, d_fin: list[np.ndarray], w: Arrays, cache: Any,
                     option: Any) -> Any:
+    d_b_ih = _bias_out(w)
     d_xw, d_w_hh, d_b_hh, d_h0 = gru_backward(d_out, d_fin[0], w["weight_hh"], _gru_b_hh(w),
-                                              cache, option)
-    return d_xw, {"weight_hh": d_w_hh, "bias_hh": d_b_hh}, (d_h0,)
+                                              cache, option, d_b_ih)
+    d_biases = {} if d_b_ih is None else {"bias_ih": d_b_ih, "bias_hh": d_b_hh}
+    return d_xw, {"weight_hh": d_w_hh, **d_biases}, (d_h0,)
 
 
 @dataclass(frozen=True)
 class _Kind:
     n_states: int  # 1 (h) or 2 (h, c)
-    fold_b_hh: bool  # b_hh added into xw (RNN, LSTM) or handed to the kernel (GRU)
     recur: Callable[..., Any]
     recur_back: Callable[..., Any]
 
 
 _KINDS = {
-    "rnn": _Kind(1, True, _rnn_recur, _rnn_recur_back),
-    "lstm": _Kind(2, True, _lstm_recur, _lstm_recur_back),
-    "gru": _Kind(1, False, _gru_recur, _gru_recur_back),
+    "rnn": _Kind(1, _rnn_recur, _rnn_recur_back),
+    "lstm": _Kind(2, _lstm_recur, _lstm_recur_back),
+    "gru": _Kind(1, _gru_recur, _gru_recur_back),
 }
 
 
@@ -241,9 +263,7 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
         w = _weights_of(weights, names, d)
         xs = _reading_order(x[:, rows], d, flip)
         T, B, I = xs.shape  # B: this part's rows
-        xw = xs.reshape(T * B, I) @ w["weight_ih"].T
-        if "bias_ih" in w:
-            xw += (w["bias_ih"] + w["bias_hh"]) if kind.fold_b_hh else w["bias_ih"]
+        xw = xs.reshape(T * B, I) @ w["weight_ih"].T  # the kernels add the biases
         out, finals, cache = _loop(kind.recur, xw.reshape(T, B, -1), w,
                                    [s[d][rows] for s in states0],
                                    None if lengths is None else lengths[rows], option)
@@ -281,10 +301,6 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
         # NOTE: dW_ih and db_ih sum over every (t, b), so they need no un-flipping: d_xw and
         # the input, both in this direction's reading order, pair up step by step.
         d_w = {"weight_ih": dxw2.T @ xs.reshape(T * B, I), **d_rec}
-        if "bias_ih" in w:
-            d_w["bias_ih"] = dxw2.sum(axis=0)
-            if kind.fold_b_hh:
-                d_w["bias_hh"] = d_w["bias_ih"].copy()
         dx = None
         if needs[0]:  # x is data (no grad wanted) in most models: skip a (T*B, G) x (G, I) GEMM
             dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)

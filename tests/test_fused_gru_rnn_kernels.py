@@ -564,3 +564,56 @@ def test_import_compiles_nothing() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root)
     assert res.stdout.strip() == "0"
+
+
+# ----------------------------------------------------------------------------------------------
+# biases given to the kernels: the same as biases folded into xw, and their summed gradient
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["gru", "gru_classic", "rnn", "lstm"])
+def test_a_bias_given_to_the_kernel_equals_one_folded_into_xw(cell: str) -> None:
+    from rnn.fused.lstm import lstm_backward, lstm_forward
+
+    rng = np.random.default_rng(5)
+    T, B, H = 4, 3, 5
+    G = {"gru": 3, "gru_classic": 3, "rnn": 1, "lstm": 4}[cell] * H
+    xw = rng.standard_normal((T, B, G))
+    bias = rng.standard_normal(G)
+    w_hh = rng.standard_normal((G, H)) * 0.4
+    h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    lengths = np.array([4, 2, 3])
+    d_out, d_hn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
+    d_cn = rng.standard_normal((B, H))
+    d_b = np.full(G, np.nan)  # every entry must be written
+    if cell.startswith("gru"):
+        reset_after = cell == "gru"
+        b_hh = rng.standard_normal(G)
+        inside = gru_forward(xw, w_hh, b_hh, h0, lengths, reset_after, b_ih=bias)
+        folded = gru_forward(xw + bias, w_hh, b_hh, h0, lengths, reset_after)
+        g_in = gru_backward(d_out, d_hn, w_hh, b_hh, inside[2], reset_after, d_b_ih=d_b)
+        g_fold = gru_backward(d_out, d_hn, w_hh, b_hh, folded[2], reset_after)
+    elif cell == "rnn":
+        inside = rnn_forward(xw, w_hh, h0, lengths, bias=bias)
+        folded = rnn_forward(xw + bias, w_hh, h0, lengths)
+        g_in = rnn_backward(d_out, d_hn, w_hh, inside[2], d_bias=d_b)
+        g_fold = rnn_backward(d_out, d_hn, w_hh, folded[2])
+    else:
+        inside = lstm_forward(xw, w_hh, None, h0, c0, lengths, bias=bias)
+        folded = lstm_forward(xw + bias, w_hh, None, h0, c0, lengths)
+        g_in = lstm_backward(d_out, d_hn, d_cn, w_hh, None, inside[3], d_bias=d_b)
+        g_fold = lstm_backward(d_out, d_hn, d_cn, w_hh, None, folded[3])
+    n_values = 3 if cell == "lstm" else 2
+    for a, b in zip(inside[:n_values], folded[:n_values], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+    for a, b in zip(g_in, g_fold, strict=True):
+        assert (a is None) == (b is None)  # lstm: d_w_hr without a projection
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(d_b, g_fold[0].sum(axis=(0, 1)), rtol=1e-12, atol=1e-13)
+    wrong = np.zeros(G + 1)
+    with pytest.raises(ValueError, match=rf"d_b\w* must be a C-contiguous \({G},\)"):
+        if cell.startswith("gru"):
+            gru_backward(d_out, d_hn, w_hh, b_hh, inside[2], reset_after, d_b_ih=wrong)
+        elif cell == "rnn":
+            rnn_backward(d_out, d_hn, w_hh, inside[2], d_bias=wrong)
+        else:
+            lstm_backward(d_out, d_hn, d_cn, w_hh, None, inside[3], d_bias=wrong)

@@ -1,8 +1,9 @@
 """Fused whole-sequence GRU kernels: plain arrays in and out, no autograd.
 
 The input projection ``xw = x @ W_ih.T + b_ih`` (one big GEMM over all time steps) is the
-caller's job; these kernels run only what depends on the previous hidden state. Gates are
-stacked ``r, z, n`` as in PyTorch. Two candidate formulas are supported:
+caller's job, except that ``b_ih`` may be handed to the kernels, which add it in their gate
+loops (saving a pass over xw); they run only what depends on the previous hidden state. Gates
+are stacked ``r, z, n`` as in PyTorch. Two candidate formulas are supported:
 
 * ``reset_after=True`` (PyTorch / cuDNN)::
 
@@ -76,6 +77,17 @@ def check_float_arrays(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def check_out(name: str, out: np.ndarray | None, shape: tuple[int, ...],
+              dtype: np.dtype) -> np.ndarray:
+    """An output array for a kernel: ``out`` itself if it fits, a new one if None."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be a C-contiguous {shape} {dtype} array, got "
+                         f"{out.shape} {out.dtype}")
+    return out
+
+
 def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
     """Validated int64 (B,) lengths; every row gets T when ``lengths`` is None."""
     if lengths is None:
@@ -98,7 +110,7 @@ def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
 # several arrays, or indexing one array at several offsets (g[j], g[H + j]), stays scalar.
 # ----------------------------------------------------------------------------------------------
 @kernel
-def _fwd_reset_after(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+def _fwd_reset_after(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]  # noqa: E501
     # w_t = W_hh^T as a C-contiguous (H, 3H) array: OpenBLAS runs h @ w_t markedly faster than
     # h @ W_hh^T through the transpose flag at these small-M shapes.
     B = lengths.shape[0]
@@ -106,8 +118,9 @@ def _fwd_reset_after(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignor
     H = w_t.shape[0]
     H2 = 2 * H
     zero = w_t.dtype.type(0.0)
-    b_rz = b_hh[:H2]
+    b_rz = b_hh[:H2] + b_ih[:H2]
     b_n = b_hh[H2:]
+    b_in = b_ih[H2:]
     for t in range(T):
         base = t * B
         # gh = h_{t-1} @ W_hh^T   (B, 3H)
@@ -133,7 +146,7 @@ def _fwd_reset_after(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignor
                 g_n = g[H2:]
                 x_n = x[H2:]
                 for j in range(H):
-                    g_n[j] = tanh_(x_n[j] + g_r[j] * a[j])
+                    g_n[j] = tanh_(x_n[j] + b_in[j] + g_r[j] * a[j])
                 g_z = g[H:H2]
                 for j in range(H):
                     hq[j] = g_n[j] + g_z[j] * (hp[j] - g_n[j])
@@ -147,7 +160,7 @@ def _fwd_reset_after(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignor
 
 
 @kernel
-def _fwd_reset_before(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]
+def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type: ignore[no-untyped-def]  # noqa: E501
     B = lengths.shape[0]
     T = xw.shape[0] // B
     H = w_t.shape[0]
@@ -157,8 +170,8 @@ def _fwd_reset_before(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: igno
     w_n_t = w_t[:, H2:]
     g_rz_all = gh[:, :H2]
     g_n_all = gh[:, H2:]
-    b_rz = b_hh[:H2]
-    b_n = b_hh[H2:]
+    b_rz = b_hh[:H2] + b_ih[:H2]
+    b_n = b_hh[H2:] + b_ih[H2:]
     for t in range(T):
         base = t * B
         # [r | z] pre-activations from h_{t-1}   (B, 2H)
@@ -207,7 +220,7 @@ def _fwd_reset_before(xw, w_t, b_hh, lengths, hs, gates, aux, gh):  # type: igno
 
 @kernel
 def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                     d_xw, dan_all, d_w_hh, d_b_hh, dh, dprev):
+                     d_xw, dan_all, d_w_hh, d_b_ih, d_b_hh, dh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -267,6 +280,7 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
     gemm(True, False, 1.0, d_xw, hs[:rows], 0.0, d_w_hh)
     for j in range(H3):
         d_b_hh[j] = zero
+        d_b_ih[j] = zero
     for row in range(rows):
         dx = d_xw[row]
         for j in range(H3):
@@ -275,12 +289,14 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
         dx_n = dx[H2:]
         for j in range(H):
             dx_n[j] = dan[j]
+        for j in range(H3):
+            d_b_ih[j] += dx[j]
     return dh
 
 
 @kernel
 def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                      d_xw, d_w_hh, d_b_hh, dh, drh, dprev):
+                      d_xw, d_w_hh, d_b_ih, d_b_hh, dh, drh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -349,6 +365,8 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
         dx = d_xw[row]
         for j in range(H3):
             d_b_hh[j] += dx[j]
+    for j in range(H3):
+        d_b_ih[j] = d_b_hh[j]  # both biases sit outside every product here
     return dh
 
 
@@ -362,22 +380,27 @@ def gru_forward(
     h0: np.ndarray,
     lengths: np.ndarray | None,
     reset_after: bool = True,
+    b_ih: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Run a GRU layer over a whole sequence (forward time order).
 
-    xw (T, B, 3H) = x @ W_ih.T + b_ih (gates r, z, n; b_hh not folded in); w_hh (3H, H);
+    xw (T, B, 3H) = x @ W_ih.T (gates r, z, n; plus b_ih unless given as ``b_ih``, which the
+    kernel adds itself); w_hh (3H, H);
     b_hh (3H,) (zeros for a layer without bias); h0 (B, H); lengths None or int (B,) with
     1 <= lengths[b] <= T. All float arrays share one dtype, float32 or float64.
 
     Returns ``out`` (T, B, H) (zero at padded steps), ``h_n`` (B, H) (each row's state after
     its own last step) and the cache for :func:`gru_backward`.
     """
-    xw, w_hh, b_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, b_hh=b_hh, h0=h0)
+    if b_ih is None:
+        b_ih = np.zeros_like(b_hh)
+    xw, w_hh, b_ih, b_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, h0=h0)
     if xw.ndim != 3 or min(xw.shape) < 1:
         raise ValueError(f"xw must be (T, B, 3H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H3 = xw.shape
     H = H3 // 3
-    if H3 != 3 * H or w_hh.shape != (H3, H) or b_hh.shape != (H3,) or h0.shape != (B, H):
+    if (H3 != 3 * H or w_hh.shape != (H3, H) or b_hh.shape != (H3,) or b_ih.shape != (H3,)
+            or h0.shape != (B, H)):
         raise ValueError(
             f"inconsistent GRU shapes: xw {xw.shape}, w_hh {w_hh.shape}, b_hh {b_hh.shape}, "
             f"h0 {h0.shape}"
@@ -390,7 +413,7 @@ def gru_forward(
     aux = np.empty((T * B, H), dtype=dt)
     gh = np.empty((B, H3), dtype=dt)
     fwd = _fwd_reset_after if reset_after else _fwd_reset_before
-    fwd(xw.reshape(T * B, H3), np.ascontiguousarray(w_hh.T), b_hh, lens, hs, gates, aux, gh)
+    fwd(xw.reshape(T * B, H3), np.ascontiguousarray(w_hh.T), b_ih, b_hh, lens, hs, gates, aux, gh)
     out = hs[B:].reshape(T, B, H).copy()
     if lengths is not None:
         out[np.arange(T)[:, None] >= lens[None, :]] = 0.0
@@ -405,11 +428,13 @@ def gru_backward(
     b_hh: np.ndarray,
     cache: GRUCache,
     reset_after: bool = True,
+    d_b_ih: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`gru_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
 
     Returns ``(d_xw, d_w_hh, d_b_hh, d_h0)`` with the shapes of ``xw``, ``w_hh``, ``b_hh`` and
-    ``h0``. ``d_xw`` is also the gradient of ``b_ih`` once summed over (T, B).
+    ``h0``. ``d_xw`` is also the gradient of ``b_ih`` once summed over (T, B); given ``d_b_ih``,
+    a C-contiguous (3H,) array of the same dtype, the kernel writes that sum into it.
     """
     if bool(reset_after) != cache.reset_after:
         raise ValueError("reset_after differs from the one the forward pass used")
@@ -428,15 +453,16 @@ def gru_backward(
     d_xw = np.empty((T * B, 3 * H), dtype=dt)
     d_w_hh = np.empty((3 * H, H), dtype=dt)
     d_b_hh = np.empty(3 * H, dtype=dt)
+    d_b_ih = check_out("d_b_ih", d_b_ih, (3 * H,), dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)
     d2 = d_out.reshape(T * B, H)
     if reset_after:
         dan = np.empty((T * B, H), dtype=dt)
         d_h0 = _bwd_reset_after(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates, cache.aux,
-                                d_xw, dan, d_w_hh, d_b_hh, dh, dprev)
+                                d_xw, dan, d_w_hh, d_b_ih, d_b_hh, dh, dprev)
     else:
         drh = np.empty((B, H), dtype=dt)
         d_h0 = _bwd_reset_before(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates,
-                                 cache.aux, d_xw, d_w_hh, d_b_hh, dh, drh, dprev)
+                                 cache.aux, d_xw, d_w_hh, d_b_ih, d_b_hh, dh, drh, dprev)
     return d_xw.reshape(T, B, 3 * H), d_w_hh, d_b_hh, d_h0

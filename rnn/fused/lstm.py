@@ -1,10 +1,11 @@
 """Whole-sequence LSTM recurrence, forward and hand-written backward (BPTT), on raw arrays.
 
 The input projection is NOT done here: the caller computes, in one large GEMM over all time
-steps, ``xw = x @ W_ih.T + b_ih + b_hh`` (gates stacked i, f, g, o as in PyTorch). The kernels
-run only what depends on the previous state. Per step t (rows with ``t < lengths[b]``)::
+steps, ``xw = x @ W_ih.T`` (gates stacked i, f, g, o as in PyTorch); the kernels add the
+``bias`` b = b_ih + b_hh and run only what depends on the previous state. Per step t (rows
+with ``t < lengths[b]``)::
 
-    z   = xw[t] + h_{t-1} @ w_hh.T                 (B, 4H)   the recurrent GEMM, via OpenBLAS
+    z   = xw[t] + b + h_{t-1} @ w_hh.T             (B, 4H)   the recurrent GEMM, via OpenBLAS
     i, f, g, o = sigma(z_i), sigma(z_f), tanh(z_g), sigma(z_o)
     c_t = f * c_{t-1} + i * g
     m_t = o * tanh(c_t)                            (B, H)
@@ -16,8 +17,8 @@ row's state after its own last step (PyTorch's packed-sequence semantics, forwar
 Backward: one reverse sweep with only ``dz_t @ w_hh`` (and ``dh_t @ w_hr``) inside the loop;
 the weight gradients are ONE large GEMM each after the loop:
 ``d_w_hh = dZ(T*B, 4H).T @ H_prev(T*B, P)`` and ``d_w_hr = dH(T*B, P).T @ M(T*B, H)``.
-``d_xw`` is ``dZ``; the caller gets ``dW_ih = d_xw.T @ x``, ``dx = d_xw @ W_ih`` and
-``db_ih = db_hh = d_xw.sum((0, 1))`` with its own large GEMMs.
+``d_xw`` is ``dZ``; the caller gets ``dW_ih = d_xw.T @ x`` and ``dx = d_xw @ W_ih`` with its
+own large GEMMs, while the sweep sums ``db_ih = db_hh = d_xw.sum((0, 1))`` as it goes.
 
 Shape legend: T steps, B batch, H hidden size, P = proj_size if projecting else H.
 
@@ -38,6 +39,8 @@ from numpy.typing import ArrayLike
 
 from minigrad.backend import gemm, kernel, sigmoid_, tanh_
 
+from .gru import check_out
+
 __all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
 
 LSTMCache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -50,18 +53,18 @@ LSTMCache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np
 # fresh buffers per call cost more than the gate math)
 # ---------------------------------------------------------------------------------------------
 @kernel
-def _cell_forward_row(zr, xr, ar, c_prev, c_new, tc, m):  # type: ignore[no-untyped-def]
-    """One batch row of the cell: z = zr + xr (4H,) -> activations ar, c_new, tanh(c_new), m.
+def _cell_forward_row(zr, xr, br, ar, c_prev, c_new, tc, m):  # type: ignore[no-untyped-def]
+    """One batch row of the cell: z = zr + xr + br (4H,) -> activations ar, c_new, tanh(c_new), m.
 
     A separate function on purpose: with 1-D arguments LLVM vectorises the loop; written
     inline in the time loop, it fell back to the scalar loop (5x slower).
     """
     H = c_prev.shape[0]
     for j in range(H):
-        ig = sigmoid_(zr[j] + xr[j])
-        fg = sigmoid_(zr[H + j] + xr[H + j])
-        gg = tanh_(zr[2 * H + j] + xr[2 * H + j])
-        og = sigmoid_(zr[3 * H + j] + xr[3 * H + j])
+        ig = sigmoid_(zr[j] + xr[j] + br[j])
+        fg = sigmoid_(zr[H + j] + xr[H + j] + br[H + j])
+        gg = tanh_(zr[2 * H + j] + xr[2 * H + j] + br[2 * H + j])
+        og = sigmoid_(zr[3 * H + j] + xr[3 * H + j] + br[3 * H + j])
         c = fg * c_prev[j] + ig * gg
         tch = tanh_(c)
         ar[j] = ig
@@ -74,9 +77,10 @@ def _cell_forward_row(zr, xr, ar, c_prev, c_new, tc, m):  # type: ignore[no-unty
 
 
 @kernel
-def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped-def]
+def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr, dbr):  # type: ignore[no-untyped-def]
     """One batch row of the cell's backward: sr = dL/dm_t (H,), dcr = dL/dc_t from later steps
-    (updated in place to the part of dL/dc_{t-1} that flows through c) -> dzr = dL/dz_t (4H,)."""
+    (updated in place to the part of dL/dc_{t-1} that flows through c) -> dzr = dL/dz_t (4H,),
+    also added into dbr (4H,), the bias gradient."""
     H = tc.shape[0]
     one = ar.dtype.type(1.0)  # a literal 1.0 would promote float32 math to float64
     for j in range(H):
@@ -88,14 +92,22 @@ def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped
         dmj = sr[j]
         dcj = dcr[j] + dmj * og * (one - tch * tch)
         dcr[j] = dcj * fg
-        dzr[j] = dcj * gg * ig * (one - ig)
-        dzr[H + j] = dcj * c_prev[j] * fg * (one - fg)
-        dzr[2 * H + j] = dcj * ig * (one - gg * gg)
-        dzr[3 * H + j] = dmj * tch * og * (one - og)
+        di = dcj * gg * ig * (one - ig)
+        df = dcj * c_prev[j] * fg * (one - fg)
+        dg = dcj * ig * (one - gg * gg)
+        do = dmj * tch * og * (one - og)
+        dzr[j] = di
+        dzr[H + j] = df
+        dzr[2 * H + j] = dg
+        dzr[3 * H + j] = do
+        dbr[j] += di
+        dbr[H + j] += df
+        dbr[2 * H + j] += dg
+        dbr[3 * H + j] += do
 
 
 @kernel
-def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out):  # type: ignore[no-untyped-def]  # noqa: E501
+def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out):  # type: ignore[no-untyped-def]  # noqa: E501
     """In: xw, the TRANSPOSED weights w_hh_t = w_hh.T (P, 4H) and w_hr_t = w_hr.T (H, P)
     ((0, 0) when not projecting), lengths; cs[0] = c0, hs[0] = h0.
     Fills gates, cs[1:], tcs, hs[1:], ms, and out unless out is empty (then hs[1:] is out).
@@ -109,7 +121,7 @@ def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out)
         for b in range(B):
             if t < lengths[b]:
                 m = ms[t, b] if proj else hs[t + 1, b]
-                _cell_forward_row(z[b], xw[t, b], gates[t, b], cs[t, b], cs[t + 1, b],
+                _cell_forward_row(z[b], xw[t, b], bias, gates[t, b], cs[t, b], cs[t + 1, b],
                                   tcs[t, b], m)
             else:
                 cs[t + 1, b, :] = cs[t, b]
@@ -134,13 +146,15 @@ def _forward_kernel(xw, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z, out)
 
 @kernel
 def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type: ignore[no-untyped-def]  # noqa: E501
-                     dz, dhs, d_w_hh, d_w_hr, dh, dc, dh_next, dm, d_h0):
+                     dz, dhs, d_w_hh, d_w_hr, dh, dc, dh_next, dm, d_h0, d_bias):
     """In: d_out, weights, the cache; dh = d_hn and dc = d_cn (both overwritten).
-    Fills dz (= d_xw), d_w_hh, d_w_hr (when projecting), d_h0 and dc (= d_c0)."""
+    Fills dz (= d_xw), d_w_hh, d_w_hr (when projecting), d_h0, dc (= d_c0) and d_bias (= dz
+    summed over all (t, b), the gradient of a bias inside xw)."""
     T, B, G = gates.shape
     H = G // 4
     P = hs.shape[2]
     proj = w_hr.shape[0] > 0
+    d_bias[:] = 0
     for t in range(T - 1, -1, -1):
         # dh: gradient w.r.t. h_t, from step t + 1 (and d_hn) plus this step's output
         for b in range(B):
@@ -158,7 +172,8 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
             src = dh
         for b in range(B):
             if t < lengths[b]:
-                _cell_backward_row(gates[t, b], tcs[t, b], cs[t, b], src[b], dc[b], dz[t, b])
+                _cell_backward_row(gates[t, b], tcs[t, b], cs[t, b], src[b], dc[b], dz[t, b],
+                                   d_bias)
             else:
                 dz[t, b, :] = 0
         gemm(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
@@ -215,16 +230,20 @@ def lstm_forward(
     h0: np.ndarray,
     c0: np.ndarray,
     lengths: ArrayLike | None = None,
+    bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run the LSTM recurrence over a whole sequence.
 
     Args:
-        xw: (T, B, 4H) input projections ``x @ W_ih.T + b_ih + b_hh``, gates i, f, g, o.
+        xw: (T, B, 4H) input projections ``x @ W_ih.T`` (plus any bias not given as ``bias``),
+            gates i, f, g, o.
         w_hh: (4H, P) recurrent weights (PyTorch's ``weight_hh_l{k}``).
         w_hr: (P, H) projection weights (PyTorch's ``weight_hr_l{k}``), or None (then P = H).
         h0: (B, P) and c0: (B, H) initial states.
         lengths: None, or (B,) integers in [1, T] (any integer array-like); steps
             t >= lengths[b] leave row b's state unchanged and give out[t, b] = 0.
+        bias: None, or (4H,) added to every row of ``xw`` inside the kernel (``b_ih + b_hh``),
+            which saves a separate pass over xw.
 
     Returns:
         ``(out, h_n, c_n, cache)``: out (T, B, P), h_n (B, P), c_n (B, H), and
@@ -254,6 +273,7 @@ def lstm_forward(
     h0 = _prep("h0", h0, dt, (B, P))
     c0 = _prep("c0", c0, dt, (B, H))
     lens = _prep_lengths(lengths, T, B)
+    b = np.zeros(G, dtype=dt) if bias is None else _prep("bias", bias, dt, (G,))
     proj = w_hr is not None
     gates = np.empty((T, B, G), dtype=dt)
     cs = np.empty((T + 1, B, H), dtype=dt)
@@ -268,7 +288,7 @@ def lstm_forward(
     # one transposed copy per call, so every step's GEMM is no-trans (see _forward_kernel)
     w_hh_t = np.ascontiguousarray(w_hh.T)
     w_hr_t = np.ascontiguousarray(w_hr_arr.T)
-    _forward_kernel(xw, w_hh_t, w_hr_t, lens, gates, cs, tcs, hs, ms, z, out)
+    _forward_kernel(xw, b, w_hh_t, w_hr_t, lens, gates, cs, tcs, hs, ms, z, out)
     if not padded:
         out = hs[1:]
         out.flags.writeable = False  # a view of the cache: in-place edits would corrupt it
@@ -284,6 +304,7 @@ def lstm_backward(
     w_hh: np.ndarray,
     w_hr: np.ndarray | None,
     cache: LSTMCache,
+    d_bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of the recurrence (BPTT) given the cotangents of ``lstm_forward``'s outputs.
 
@@ -292,6 +313,8 @@ def lstm_backward(
             d_out at padded steps is ignored.
         w_hh, w_hr: the weights given to :func:`lstm_forward`.
         cache: the cache returned by :func:`lstm_forward`.
+        d_bias: None, or a C-contiguous (4H,) array of xw's dtype that receives ``d_xw``
+            summed over all (t, b) (the gradient of ``bias``), added up during the sweep.
 
     Returns:
         ``(d_xw, d_w_hh, d_w_hr, d_h0, d_c0)`` with the shapes of ``xw, w_hh, w_hr, h0, c0``;
@@ -325,6 +348,7 @@ def lstm_backward(
     d_h0 = np.empty((B, P), dtype=dt)
     scratch_h = np.empty((B, P), dtype=dt)
     scratch_m = np.empty((B, H), dtype=dt)
+    d_bias = check_out("d_bias", d_bias, (G,), dt)
     _backward_kernel(d_out, w_hh, w_hr_arr, gates, cs, tcs, hs, ms, lens,
-                     d_xw, dhs, d_w_hh, d_w_hr, dh, d_c0, scratch_h, scratch_m, d_h0)
+                     d_xw, dhs, d_w_hh, d_w_hr, dh, d_c0, scratch_h, scratch_m, d_h0, d_bias)
     return d_xw, d_w_hh, (None if w_hr is None else d_w_hr), d_h0, d_c0

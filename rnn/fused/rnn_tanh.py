@@ -1,12 +1,12 @@
 """Fused whole-sequence kernels for the vanilla (Elman) RNN: plain arrays, no autograd.
 
-    h' = act(xw_t + h W_hh^T)        act = tanh or relu
+    h' = act(xw_t + b + h W_hh^T)    act = tanh or relu
 
-where ``xw = x @ W_ih.T + b_ih + b_hh`` (both biases folded in, one big GEMM over all time
-steps, done by the caller). Variable lengths, time order and performance rules are those of
-:mod:`rnn.fused.gru`: only the recurrent GEMM runs inside the time loop, the weight gradient is
-one GEMM over all ``T * B`` rows afterwards, kernels compile lazily, are cached and release the
-GIL.
+where ``xw = x @ W_ih.T`` (one big GEMM over all time steps, done by the caller) and
+``b = b_ih + b_hh``, added inside the kernel. Variable lengths, time order and performance
+rules are those of :mod:`rnn.fused.gru`: only the recurrent GEMM runs inside the time loop,
+the weight gradient is one GEMM over all ``T * B`` rows afterwards, kernels compile lazily,
+are cached and release the GIL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from minigrad.backend.blas import gemm
 from minigrad.backend.jit import kernel, tanh_
 
-from .gru import as_lengths, check_float_arrays
+from .gru import as_lengths, check_float_arrays, check_out
 
 __all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
@@ -39,7 +39,7 @@ class RNNCache(NamedTuple):
 
 
 @kernel
-def _fwd(xw, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
+def _fwd(xw, bias, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
     # w_t = W_hh^T, C-contiguous: h @ w_t beats h @ W_hh^T via the transpose flag in OpenBLAS.
     B = lengths.shape[0]
     T = xw.shape[0] // B
@@ -57,10 +57,10 @@ def _fwd(xw, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
                 x = xw[row]
                 if relu:
                     for j in range(H):
-                        hq[j] = max(x[j] + hq[j], zero)
+                        hq[j] = max(x[j] + bias[j] + hq[j], zero)
                 else:
                     for j in range(H):
-                        hq[j] = tanh_(x[j] + hq[j])
+                        hq[j] = tanh_(x[j] + bias[j] + hq[j])
             else:
                 hp = hs[row]
                 for j in range(H):
@@ -68,7 +68,7 @@ def _fwd(xw, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, dh, dprev, relu):  # type: ignore[no-untyped-def]
+def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, d_bias, dh, dprev, relu):  # type: ignore[no-untyped-def]  # noqa: E501
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -77,6 +77,8 @@ def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, dh, dprev, relu):  # type
     for b in range(B):
         for j in range(H):
             dh[b, j] = d_hn[b, j]
+    for j in range(H):
+        d_bias[j] = zero
     for t in range(T - 1, -1, -1):
         base = t * B
         for b in range(B):
@@ -93,6 +95,8 @@ def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, dh, dprev, relu):  # type
                 else:
                     for j in range(H):
                         dx[j] = (dhb[j] + do[j]) * (one - hq[j] * hq[j])
+                for j in range(H):
+                    d_bias[j] += dx[j]
                 for j in range(H):
                     dp[j] = 0.0
             else:
@@ -118,28 +122,33 @@ def rnn_forward(
     h0: np.ndarray,
     lengths: np.ndarray | None,
     nonlinearity: str = "tanh",
+    bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """Run a vanilla RNN layer over a whole sequence (forward time order).
 
-    xw (T, B, H) = x @ W_ih.T + b_ih + b_hh; w_hh (H, H); h0 (B, H); lengths None or int (B,)
-    with 1 <= lengths[b] <= T. All float arrays share one dtype, float32 or float64.
+    xw (T, B, H) = x @ W_ih.T (plus any bias not given as ``bias``); w_hh (H, H); h0 (B, H);
+    lengths None or int (B,) with 1 <= lengths[b] <= T; bias None or (H,) (b_ih + b_hh), added
+    inside the kernel. All float arrays share one dtype, float32 or float64.
 
     Returns ``out`` (T, B, H) (zero at padded steps), ``h_n`` (B, H) (each row's state after
     its own last step) and the cache for :func:`rnn_backward`.
     """
     relu = _check_nonlinearity(nonlinearity)
-    xw, w_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, h0=h0)
+    if bias is None:
+        bias = np.zeros(np.shape(w_hh)[:1], dtype=np.asarray(xw).dtype)
+    xw, w_hh, h0, bias = check_float_arrays(xw=xw, w_hh=w_hh, h0=h0, bias=bias)
     if xw.ndim != 3 or min(xw.shape) < 1:
         raise ValueError(f"xw must be (T, B, H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H = xw.shape
-    if w_hh.shape != (H, H) or h0.shape != (B, H):
+    if w_hh.shape != (H, H) or h0.shape != (B, H) or bias.shape != (H,):
         raise ValueError(
-            f"inconsistent RNN shapes: xw {xw.shape}, w_hh {w_hh.shape}, h0 {h0.shape}"
+            f"inconsistent RNN shapes: xw {xw.shape}, w_hh {w_hh.shape}, h0 {h0.shape}, "
+            f"bias {bias.shape}"
         )
     lens = as_lengths(lengths, T, B)
     hs = np.empty(((T + 1) * B, H), dtype=xw.dtype)
     hs[:B] = h0
-    _fwd(xw.reshape(T * B, H), np.ascontiguousarray(w_hh.T), lens, hs, relu)
+    _fwd(xw.reshape(T * B, H), bias, np.ascontiguousarray(w_hh.T), lens, hs, relu)
     out = hs[B:].reshape(T, B, H).copy()
     if lengths is not None:
         out[np.arange(T)[:, None] >= lens[None, :]] = 0.0
@@ -153,11 +162,13 @@ def rnn_backward(
     w_hh: np.ndarray,
     cache: RNNCache,
     nonlinearity: str = "tanh",
+    d_bias: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`rnn_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
 
     Returns ``(d_xw, d_w_hh, d_h0)``. ``d_xw`` summed over (T, B) is the gradient of both
-    ``b_ih`` and ``b_hh``.
+    ``b_ih`` and ``b_hh``; given ``d_bias``, a C-contiguous (H,) array of the same dtype, the
+    sweep writes that sum into it.
     """
     relu = _check_nonlinearity(nonlinearity)
     if nonlinearity != cache.nonlinearity:
@@ -178,6 +189,7 @@ def rnn_backward(
     d_w_hh = np.empty((H, H), dtype=dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)
-    d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw, d_w_hh, dh,
-                dprev, relu)
+    d_bias = check_out("d_bias", d_bias, (H,), dt)
+    d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw, d_w_hh,
+                d_bias, dh, dprev, relu)
     return d_xw.reshape(T, B, H), d_w_hh, d_h0
