@@ -195,10 +195,11 @@ def _loop(fn: Callable[..., Any], *args: Any) -> Any:
 #: NOTE: the rows of a batch never interact inside a recurrence, so the halves need no
 #: synchronisation until the end. A second BLAS thread inside each step's small GEMM gains
 #: little, while the gate arithmetic, which BLAS threads never share, is halved. Measured on 2
-#: cores (training step, split / not split, interleaved medians): LSTM B16 H64 0.72, B100 H100
-#: 0.50, B32 H256 0.86; GRU B16 H64 0.99, B32 H256 0.75; RNN B16 H64 1.15 (too little work to
-#: pay for the second thread), B32 H256 0.91; at B64 H512 0.93-1.03 (GEMM-bound: left whole).
-SPLIT_MIN_GATES = 4096
+#: cores (training step, split / not split, interleaved medians of 9-15 rounds, three runs on a
+#: noisy machine): LSTM B16 H64 0.72-0.85, B100 H100 0.50, B32 H256 0.75-0.91; GRU B16 H64
+#: 0.67-0.99, B32 H256 0.75; RNN B16 H64 1.15-1.37 (B * G = 1024: too little work to pay for
+#: the second thread), B32 H256 0.91; at B64 H512 0.93-1.03 (GEMM-bound: left whole).
+SPLIT_MIN_GATES = 2048
 SPLIT_STEP_FLOPS = 1 << 26
 
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

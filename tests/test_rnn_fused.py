@@ -251,7 +251,7 @@ def test_a_quiet_machine_runs_the_batch_in_two_concurrent_halves(
     monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
     load = [0.0]
     monkeypatch.setattr(fo, "others_load", lambda: load[0])
-    layer = rnn.LSTM(8, 64, impl="fused", dtype=np.float64, rng=0)  # B * G = 33 * 256 >= 4096
+    layer = rnn.LSTM(8, 64, impl="fused", dtype=np.float64, rng=0)  # B * G = 33 * 256: split
     x = np.random.default_rng(0).standard_normal((4, 33, 8))
 
     def grads() -> list[np.ndarray]:
