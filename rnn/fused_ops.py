@@ -198,9 +198,10 @@ def _loop(fn: Callable[..., Any], *args: Any) -> Any:
 #: cores (training step, split / not split, interleaved medians of 9-15 rounds, three runs on a
 #: noisy machine): LSTM B16 H64 0.72-0.85, B100 H100 0.50, B32 H256 0.75-0.91; GRU B16 H64
 #: 0.67-0.99, B32 H256 0.75; RNN B16 H64 1.15-1.37 (B * G = 1024: too little work to pay for
-#: the second thread), B32 H256 0.87-0.91; B64 H512 T128: LSTM 0.88-0.93 (float64 0.82), GRU
-#: 1.02, RNN 0.93-0.98 (``python benchmarks/bench_split.py``). Nothing larger was measured, so
-#: the split stops at the large configuration's step GEMM (2 * 64 * 512 * 2048 FLOPs).
+#: the second thread), B32 H256 0.87-0.91; B64 H512 T128: LSTM 0.88-0.98 (float64 0.82), GRU
+#: 0.88-1.07, RNN 0.93-0.98 (``python benchmarks/bench_split.py``; about even there, within
+#: the machine's noise). Nothing larger was measured, so the split stops at the large
+#: configuration's step GEMM (2 * 64 * 512 * 2048 FLOPs).
 SPLIT_MIN_GATES = 2048
 SPLIT_STEP_FLOPS = 1 << 28
 
