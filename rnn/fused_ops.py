@@ -20,10 +20,11 @@ are sums over all (t, b), so their order never matters.
 
 The two directions of a bidirectional layer are independent, so both passes run them
 concurrently (:func:`minigrad.backend.run_pair`, one BLAS thread each). So are the batch rows
-of one direction: on a quiet machine a layer that is not GEMM-bound runs the two halves of its
-batch as two concurrent recurrences the same way (:data:`SPLIT_MIN_GATES`). The whole layer is one
-tape entry. Its backward works on arrays only, so it cannot be differentiated again: a
-``create_graph=True`` backward through it raises an error pointing at ``impl="reference"``.
+of one direction: on a quiet machine a layer with enough gate arithmetic per step runs the two
+halves of its batch as two concurrent recurrences the same way (:data:`SPLIT_MIN_GATES`). The
+whole layer is one tape entry. Its backward works on arrays only, so it cannot be
+differentiated again: a ``create_graph=True`` backward through it raises an error pointing at
+``impl="reference"``.
 
 Shape legend: T time steps, B batch, I input size, H hidden size, G = gates * H,
 D directions, P the width of h (LSTM proj_size, else H).

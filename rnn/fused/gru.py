@@ -403,7 +403,7 @@ def gru_forward(
             or h0.shape != (B, H)):
         raise ValueError(
             f"inconsistent GRU shapes: xw {xw.shape}, w_hh {w_hh.shape}, b_hh {b_hh.shape}, "
-            f"h0 {h0.shape}"
+            f"b_ih {b_ih.shape}, h0 {h0.shape}"
         )
     lens = as_lengths(lengths, T, B)
     dt = xw.dtype

@@ -77,10 +77,9 @@ def _cell_forward_row(zr, xr, br, ar, c_prev, c_new, tc, m):  # type: ignore[no-
 
 
 @kernel
-def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr, dbr):  # type: ignore[no-untyped-def]
+def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped-def]
     """One batch row of the cell's backward: sr = dL/dm_t (H,), dcr = dL/dc_t from later steps
-    (updated in place to the part of dL/dc_{t-1} that flows through c) -> dzr = dL/dz_t (4H,),
-    also added into dbr (4H,), the bias gradient."""
+    (updated in place to the part of dL/dc_{t-1} that flows through c) -> dzr = dL/dz_t (4H,)."""
     H = tc.shape[0]
     one = ar.dtype.type(1.0)  # a literal 1.0 would promote float32 math to float64
     for j in range(H):
@@ -92,18 +91,22 @@ def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr, dbr):  # type: ignore[no-un
         dmj = sr[j]
         dcj = dcr[j] + dmj * og * (one - tch * tch)
         dcr[j] = dcj * fg
-        di = dcj * gg * ig * (one - ig)
-        df = dcj * c_prev[j] * fg * (one - fg)
-        dg = dcj * ig * (one - gg * gg)
-        do = dmj * tch * og * (one - og)
-        dzr[j] = di
-        dzr[H + j] = df
-        dzr[2 * H + j] = dg
-        dzr[3 * H + j] = do
-        dbr[j] += di
-        dbr[H + j] += df
-        dbr[2 * H + j] += dg
-        dbr[3 * H + j] += do
+        dzr[j] = dcj * gg * ig * (one - ig)
+        dzr[H + j] = dcj * c_prev[j] * fg * (one - fg)
+        dzr[2 * H + j] = dcj * ig * (one - gg * gg)
+        dzr[3 * H + j] = dmj * tch * og * (one - og)
+
+
+@kernel
+def _add_row(src, dst):  # type: ignore[no-untyped-def]
+    """dst += src, for the bias gradient.
+
+    NOTE: a loop of its own. Adding into dst inside _cell_backward_row (a third array written
+    there) made that loop up to 1.8x slower (B16 H64 float32: 8.2 vs 4.6 ns per unit), while
+    this loop over a row still in L1 costs almost nothing.
+    """
+    for j in range(src.shape[0]):
+        dst[j] += src[j]
 
 
 @kernel
@@ -172,8 +175,8 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
             src = dh
         for b in range(B):
             if t < lengths[b]:
-                _cell_backward_row(gates[t, b], tcs[t, b], cs[t, b], src[b], dc[b], dz[t, b],
-                                   d_bias)
+                _cell_backward_row(gates[t, b], tcs[t, b], cs[t, b], src[b], dc[b], dz[t, b])
+                _add_row(dz[t, b], d_bias)
             else:
                 dz[t, b, :] = 0
         gemm(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
