@@ -1,5 +1,5 @@
 """Is the batch split worth it? One fused training step with the batch run whole and run as two
-concurrent halves (:data:`rnn.fused_ops.SPLIT_MIN_GATES`), in interleaved rounds.
+concurrent halves (:data:`rnn.fused_ops.BATCH_SPLIT`), in interleaved rounds.
 
     python benchmarks/bench_split.py [--rounds 9] [--dtype float32] [CELL:B:H ...]
 
@@ -41,11 +41,8 @@ def training_step(cell: str, B: int, H: int, T: int, I: int, dtype: str) -> Call
 
 def timed(step: Callable[[], None], split: bool, repeat: int) -> float:
     """Seconds per step, the split forced on or off."""
-    saved = fo.SPLIT_MIN_GATES, fo.SPLIT_STEP_FLOPS, fo.others_load
-    if split:
-        fo.SPLIT_MIN_GATES, fo.SPLIT_STEP_FLOPS, fo.others_load = 0, 1 << 62, lambda: 0.0
-    else:
-        fo.SPLIT_MIN_GATES = 1 << 62
+    saved = fo.BATCH_SPLIT
+    fo.BATCH_SPLIT = split
     try:
         time.sleep(0.12)  # let the other side's BLAS worker stop spinning
         step()
@@ -54,7 +51,7 @@ def timed(step: Callable[[], None], split: bool, repeat: int) -> float:
             step()
         return (time.perf_counter() - start) / repeat
     finally:
-        fo.SPLIT_MIN_GATES, fo.SPLIT_STEP_FLOPS, fo.others_load = saved
+        fo.BATCH_SPLIT = saved
 
 
 def main() -> None:

@@ -206,6 +206,10 @@ def _loop(fn: Callable[..., Any], *args: Any) -> Any:
 SPLIT_MIN_GATES = 2048
 SPLIT_STEP_FLOPS = 1 << 28
 
+#: The batch split: "auto" (the rule above), True (always, for a batch of two rows or more) or
+#: False (never).
+BATCH_SPLIT: bool | str = "auto"
+
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 _ALL = slice(None)
@@ -219,9 +223,11 @@ def _plan(B: int, weights: Sequence[np.ndarray], names: tuple[str, ...], n_dir: 
     if n_dir == 2:
         return [(0, _ALL), (1, _ALL)]
     w_hh = weights[names.index("weight_hh")]  # (G, P)
-    if (LOOP_BLAS_THREADS == "auto" and _CORES >= 2 and B >= 2
-            and B * w_hh.shape[0] >= SPLIT_MIN_GATES and 2 * B * w_hh.size < SPLIT_STEP_FLOPS
-            and others_load() <= 0.5):
+    split = BATCH_SPLIT is True or (
+        BATCH_SPLIT == "auto" and LOOP_BLAS_THREADS == "auto" and _CORES >= 2
+        and B * w_hh.shape[0] >= SPLIT_MIN_GATES and 2 * B * w_hh.size < SPLIT_STEP_FLOPS
+        and others_load() <= 0.5)
+    if split and B >= 2:
         return [(0, slice(0, B // 2)), (0, slice(B // 2, B))]
     return [(0, _ALL)]
 

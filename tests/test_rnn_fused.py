@@ -47,13 +47,12 @@ def batch_split(on: bool) -> Iterator[None]:
     """Force a one-direction layer's batch split (:func:`rnn.fused_ops._plan`) on or off."""
     import rnn.fused_ops as fo
 
-    saved = fo.SPLIT_MIN_GATES, fo.others_load, fo.LOOP_BLAS_THREADS
-    fo.SPLIT_MIN_GATES = 0 if on else 1 << 62
-    fo.others_load, fo.LOOP_BLAS_THREADS = (lambda: 0.0), "auto"
+    saved = fo.BATCH_SPLIT
+    fo.BATCH_SPLIT = on
     try:
         yield
     finally:
-        fo.SPLIT_MIN_GATES, fo.others_load, fo.LOOP_BLAS_THREADS = saved
+        fo.BATCH_SPLIT = saved
 
 
 def build(cfg: dict[str, Any], dtype: Any) -> Any:
@@ -219,7 +218,7 @@ def test_small_layers_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(fo, "lstm_backward", spy("backward", fo.lstm_backward))
     monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
     monkeypatch.setattr(fo, "others_load", lambda: 0.0)  # a quiet machine
-    monkeypatch.setattr(fo, "SPLIT_MIN_GATES", 1 << 62)  # no batch split here
+    monkeypatch.setattr(fo, "BATCH_SPLIT", False)  # the batch split is tested below
     before = backend.get_blas_threads()
     small = rnn.LSTM(8, 16, impl="fused", rng=0)  # 2 * B * H * 4H = 2 * 4 * 16 * 64 FLOPs
     out, _ = small(Tensor(np.ones((3, 4, 8), np.float32), requires_grad=True))

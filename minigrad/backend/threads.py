@@ -96,7 +96,7 @@ def _busy_seconds() -> float | None:
         return None
     # user nice system idle iowait irq softirq steal: all but idle and iowait are busy (steal:
     # the hypervisor ran another machine on our core)
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, lines[0].split()[1:9])
+    user, nice, system, _, _, irq, softirq, steal = map(int, lines[0].split()[1:9])
     return (user + nice + system + irq + softirq + steal) / _TICKS
 
 
