@@ -39,47 +39,109 @@ __all__ = ["RNNCell", "LSTMCell", "GRUCell", "State"]
 State = Tensor | tuple[Tensor, ...]
 
 
+def dtype_mismatch(who: str, got: np.dtype, want: np.dtype) -> str:
+    """The message for an input whose float dtype differs from the weights' (as nn.Linear's)."""
+    return (f"{who}: input dtype {got} differs from the layer's {want}; convert with "
+            f"x.{'float' if want == np.float32 else 'double'}() or build the layer with "
+            f"dtype={got}")
+
+
 def output_of(state: State) -> Tensor:
     """The part of a state that a layer outputs: the state itself, or its first element."""
     return state[0] if isinstance(state, tuple) else state
+
+
+def check_size(value: Any, name: str, who: str, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, or an error naming ``who``, the argument and the value.
+
+    Sizes must be integers: a float such as 8.5 (or 8.0), a string or a bool is refused rather
+    than truncated or compared as whatever type it happens to be.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{who}: {name} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{who}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+#: the floating-point types the recurrent cells and layers compute in
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype: Any, who: str) -> np.dtype:
+    """``dtype`` as a numpy dtype if it is float32 or float64, else an error naming ``who``.
+
+    NOTE: float16 is refused: its 11-bit mantissa loses most of a recurrence's state over a few
+    dozen steps, and the fused kernels have no float16 variant.
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in SUPPORTED_DTYPES:
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {dtype!r}")
+    return dt  # type: ignore[return-value]
 
 
 class _CellBase(Module):
     """What the built-in cells share: parameter creation and input checks."""
 
     _name = "Cell"
+    weight_ih: Parameter
+    weight_hh: Parameter
+    bias_ih: Parameter  # with bias=True
+    bias_hh: Parameter
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, n_gates: int,
                  dtype: Any, rng: np.random.Generator | int | None,
                  recurrent_size: int | None = None,
                  extra: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> None:
         super().__init__()
-        if input_size < 1 or hidden_size < 1:
-            raise ValueError(f"{self._name}: input_size and hidden_size must be >= 1, "
-                             f"got {input_size} and {hidden_size}")
-        self.input_size = int(input_size)
-        self.hidden_size = int(hidden_size)
+        self.input_size = check_size(input_size, "input_size", self._name)
+        self.hidden_size = check_size(hidden_size, "hidden_size", self._name)
         self.bias = bool(bias)
+        dt = check_dtype(dtype, self._name)
         gen = get_rng(rng)
-        dt = np.dtype(dtype)
-        bound = 1.0 / math.sqrt(hidden_size)
-        G = n_gates * hidden_size
-        R = hidden_size if recurrent_size is None else recurrent_size
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        G = n_gates * self.hidden_size
+        R = self.hidden_size if recurrent_size is None else recurrent_size
 
-        def uniform(*shape: int) -> Parameter:
-            return Parameter(gen.uniform(-bound, bound, shape).astype(dt))
-
-        self.weight_ih = uniform(G, input_size)
-        self.weight_hh = uniform(G, R)
+        # each parameter's name and shape, in PyTorch's order; checked on every call
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (G, self.input_size),
+                                              "weight_hh": (G, R)}
         if bias:
-            self.bias_ih = uniform(G)
-            self.bias_hh = uniform(G)
-        for name, shape in extra:  # parameters a subclass adds (LSTM's weight_hr)
-            setattr(self, name, uniform(*shape))
+            shapes.update(bias_ih=(G,), bias_hh=(G,))
+        shapes.update(extra)  # parameters a subclass adds (LSTM's weight_hr)
+        self._shapes = shapes
+        for name, shape in shapes.items():
+            setattr(self, name, Parameter(gen.uniform(-bound, bound, shape).astype(dt)))
 
     @property
     def dtype(self) -> np.dtype:
         return self.weight_ih.dtype
+
+    def check_parameters(self, names: dict[str, str] | None = None, who: str | None = None
+                         ) -> None:
+        """Raise an error naming the parameter if one has the wrong shape or dtype.
+
+        ``names`` maps the cell's parameter names to the names an owning layer registered them
+        under (``weight_ih`` -> ``weight_ih_l0``), and ``who`` is the owner's name for messages.
+        """
+        who = who or self._name
+        dt = self.weight_ih.dtype
+        for pname, want in self._shapes.items():
+            p = getattr(self, pname)
+            shown = names[pname] if names else pname
+            if p.shape != want:
+                raise ValueError(f"{who}: {shown} has shape {p.shape}, expected {want}")
+            if p.dtype != dt:
+                first = names["weight_ih"] if names else "weight_ih"
+                raise TypeError(f"{who}: {shown} has dtype {p.dtype}, but {first} is {dt}; "
+                                "convert the whole layer with .float() or .double()")
+        if dt not in SUPPORTED_DTYPES:
+            raise TypeError(f"{who}: parameters of dtype {dt} are not supported (float32 or "
+                            "float64)")
 
     def _affine(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
         """``x W_ih^T + b_ih`` and ``h W_hh^T + b_hh``, each (B, n_gates * H)."""
@@ -92,6 +154,7 @@ class _CellBase(Module):
 
     def _check(self, x: Any, states: dict[str, tuple[Any, int]]) -> Tensor:
         """``x`` as a Tensor, after checking it and the given states (name -> (tensor, width))."""
+        self.check_parameters()
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
         if x.ndim != 2:
             raise ValueError(f"{self._name}: expected a 2-D input (B, I), got {x.ndim}-D of "
@@ -100,8 +163,7 @@ class _CellBase(Module):
             raise ValueError(f"{self._name}: expected input size {self.input_size}, "
                              f"got {x.shape[1]}")
         if x.dtype != self.dtype:
-            raise TypeError(f"{self._name}: input dtype {x.dtype} does not match the "
-                            f"weights' {self.dtype}")
+            raise TypeError(dtype_mismatch(self._name, x.dtype, self.dtype))
         for name, (s, width) in states.items():
             if s is None:
                 continue
@@ -176,7 +238,9 @@ class LSTMCell(_CellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  proj_size: int = 0, *, dtype: Any = np.float32,
                  rng: np.random.Generator | int | None = None) -> None:
-        if not 0 <= proj_size < hidden_size:
+        hidden_size = check_size(hidden_size, "hidden_size", "LSTMCell")
+        proj_size = check_size(proj_size, "proj_size", "LSTMCell", minimum=0)
+        if not proj_size < hidden_size:
             raise ValueError(f"LSTMCell: proj_size must be in [0, hidden_size) = "
                              f"[0, {hidden_size}), got {proj_size}")
         extra = (("weight_hr", (proj_size, hidden_size)),) if proj_size else ()

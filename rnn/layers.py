@@ -28,23 +28,30 @@ L number of layers, P LSTM projection size (P = H without projection).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.nn import Module
+from minigrad.nn import Module, Parameter
 from minigrad.nn.init import get_rng
 
-from .cells import GRUCell, LSTMCell, RNNCell, State, output_of
-
-if TYPE_CHECKING:
-    from .fused_ops import FusedLayer
+from .cells import (
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+    State,
+    check_dtype,
+    check_size,
+    dtype_mismatch,
+    output_of,
+)
 
 __all__ = [
     "Recurrent", "Bidirectional", "Stacked", "RNN", "LSTM", "GRU",
     "run_cell", "run_stack", "reversal_index", "check_lengths", "fused_available",
+    "MERGE_MODES", "merge_directions",
 ]
 
 States = list[State | None]
@@ -60,8 +67,10 @@ class SequenceLayer(Protocol):
 
 
 # ---- variable lengths --------------------------------------------------------------------------
-def check_lengths(lengths: Any, T: int, B: int, who: str) -> np.ndarray | None:
-    """``lengths`` as an int64 array of shape (B,) with 1 <= lengths[b] <= T, or None."""
+def check_lengths(lengths: Any, T: int, B: int, who: str, minimum: int = 1
+                  ) -> np.ndarray | None:
+    """``lengths`` (array, list or Tensor) as an int64 array of shape (B,) with
+    ``minimum <= lengths[b] <= T``, or None."""
     if lengths is None:
         return None
     arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
@@ -71,8 +80,8 @@ def check_lengths(lengths: Any, T: int, B: int, who: str) -> np.ndarray | None:
         raise ValueError(f"{who}: expected lengths of shape ({B},), one per batch entry, "
                          f"got {arr.shape}")
     for b, n in enumerate(arr.tolist()):
-        if n < 1:
-            raise ValueError(f"{who}: lengths[{b}] = {n} is below 1")
+        if n < minimum:
+            raise ValueError(f"{who}: lengths[{b}] = {n} is below {minimum}")
         if n > T:
             raise ValueError(f"{who}: lengths[{b}] = {n} exceeds sequence length {T}")
     return arr.astype(np.int64)
@@ -109,31 +118,70 @@ def _where(valid: Tensor, new: State, old: State) -> State:
     return mg.where(valid, new, old)
 
 
-def run_cell(cell: Any, x: Tensor, state: State | None = None,
-             lengths: np.ndarray | None = None, *, reverse: bool = False) -> tuple[Tensor, State]:
+def _zeros_like(state: State) -> State:
+    if isinstance(state, tuple):
+        return tuple(Tensor(np.zeros(s.shape, s.dtype)) for s in state)
+    return Tensor(np.zeros(state.shape, state.dtype))
+
+
+def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None, *,
+             reverse: bool = False) -> tuple[Tensor, State]:
     """Run ``cell`` over ``x`` (T, B, I): the output (T, B, H) and the final state.
 
-    With ``reverse`` the cell reads each sequence from its last step back to step 0, and the
-    outputs are returned in the input's time order. With ``lengths``, row b stops at its own
-    length: its state is carried unchanged and its output is zero from step ``lengths[b]`` on.
+    The cell contract: ``cell(x_t, state=None) -> state``, with ``x_t`` (B, I) one time step and
+    ``state`` a Tensor (B, H) or a tuple of Tensors whose first element is the output (B, H), as
+    an LSTM's ``(h, c)``; ``state=None`` means the cell's own initial state (zeros). Any callable
+    with this signature runs here and in :class:`Recurrent`, :class:`Bidirectional` and
+    :class:`Stacked`; its parameters train if it is a Module::
+
+        class Leaky(Module):                    # h' = (1 - a) h + a tanh(x W^T)
+            def __init__(self, input_size, hidden_size, a=0.5):
+                super().__init__()
+                self.hidden_size, self.a = hidden_size, a
+                self.weight = Parameter(np.random.uniform(-0.3, 0.3, (hidden_size, input_size)))
+
+            def __call__(self, x, state=None):
+                new = self.a * minigrad.tanh(x @ self.weight.T)
+                return new if state is None else (1 - self.a) * state + new
+
+        out, h = run_cell(Leaky(3, 4), np.ones((5, 2, 3)), lengths=[5, 2])   # (5, 2, 4), (2, 4)
+        out, [h] = Recurrent(Leaky(3, 4), reverse=True)(np.ones((5, 2, 3)))  # the same, as a layer
+
+    ``state`` is the initial state (None: the cell's zeros). With ``reverse`` the cell reads each
+    sequence from its last step back to step 0, and the outputs are returned in the input's time
+    order. ``lengths`` (B,) integers in [0, T] (array, list or Tensor): row b stops at its own
+    length, its state is carried unchanged and its output is zero from step ``lengths[b]`` on;
+    a row of length 0 keeps its initial state.
+
+    Padded steps are isolated: the cell reads 0 there instead of x, and the state is selected
+    (``where``), so NaN or Inf in the padding reaches no output, state or gradient.
+    Shape legend: T time steps, B batch, I input size, H the cell's output size.
     """
+    x = _check_sequence(x, "run_cell")
+    T, B = x.shape[0], x.shape[1]
+    lens = check_lengths(lengths, T, B, "run_cell", minimum=0)
     if reverse:
-        out, state = run_cell(cell, flip_sequences(x, lengths), state, lengths)
-        return flip_sequences(out, lengths), state
-    T = x.shape[0]
-    steps = T if lengths is None else int(lengths.max())
-    shortest = T if lengths is None else int(lengths.min())
+        out, final = run_cell(cell, flip_sequences(x, lens), state, lens)
+        return flip_sequences(out, lens), final
+    # a row of length 0 still needs the state's structure: run (masked) at least one step
+    steps = T if lens is None else max(int(lens.max()), 1)
+    shortest = T if lens is None else int(lens.min())
     outputs = []
     for t in range(steps):
-        new = cell(x[t], state)
         if t < shortest:  # every row is still running
-            state = new
-            outputs.append(output_of(new))
-        else:
-            assert lengths is not None and state is not None
-            valid = Tensor(lengths[:, None] > t)
-            state = _where(valid, new, state)
-            outputs.append(mg.where(valid, output_of(new), 0))
+            state = cell(x[t], state)
+            outputs.append(output_of(state))
+            continue
+        assert lens is not None
+        valid = Tensor(lens[:, None] > t)
+        # NOTE: select the INPUT, not just the result. With x[t] fed as it is, NaN or Inf in
+        # the padding makes the cell's local derivatives NaN there, and the backward of a
+        # select still multiplies them by its zero: 0 * NaN = NaN reaches the weights. Reading
+        # 0 at padded steps keeps every value in the unselected branch finite.
+        new = cell(mg.where(valid, x[t], 0), state)
+        old = _zeros_like(new) if state is None else state
+        state = _where(valid, new, old)
+        outputs.append(mg.where(valid, output_of(new), 0))
     out = mg.stack(outputs)
     if steps < T:  # steps where every row is padding: zeros
         out = mg.pad(out, ((0, T - steps), (0, 0), (0, 0)))
@@ -184,23 +232,62 @@ class Recurrent(Module):
         return out, [final]
 
 
-class Bidirectional(Module):
-    """Two cells over a sequence, one forwards and one backwards, outputs side by side.
+#: how a bidirectional layer combines its two directions' outputs at each step
+MERGE_MODES = ("concat", "sum", "mean", "mul")
 
-    ``output[t] = [forward state after x[0..t] | reverse state after x[T-1..t]]``, so the
-    reverse direction's final state is the reverse half of ``output[0]``.
+
+def check_merge_mode(merge_mode: Any, bidirectional: bool, who: str) -> str:
+    """``merge_mode`` if it is one of :data:`MERGE_MODES` and fits the number of directions."""
+    if merge_mode not in MERGE_MODES:
+        raise ValueError(f"{who}: merge_mode must be one of {', '.join(map(repr, MERGE_MODES))}, "
+                         f"got {merge_mode!r}")
+    if merge_mode != "concat" and not bidirectional:
+        raise ValueError(f"{who}: merge_mode={merge_mode!r} merges two directions; it needs "
+                         "bidirectional=True")
+    return str(merge_mode)
+
+
+def merge_directions(out_f: Tensor, out_r: Tensor, mode: str) -> Tensor:
+    """The forward and reverse outputs (T, B, H) each, combined by ``mode``:
+
+        concat  [out_f | out_r]      (T, B, 2H)     PyTorch's layout
+        sum     out_f + out_r        (T, B, H)
+        mean    (out_f + out_r) / 2  (T, B, H)
+        mul     out_f * out_r        (T, B, H)
+
+    Padded steps stay zero in every mode, since both directions' outputs are zero there.
+    """
+    if mode == "concat":
+        return mg.concatenate([out_f, out_r], axis=-1)
+    if mode == "sum":
+        return out_f + out_r
+    if mode == "mean":
+        return (out_f + out_r) * 0.5
+    if mode == "mul":
+        return out_f * out_r
+    raise ValueError(f"merge_directions: unknown mode {mode!r}")
+
+
+class Bidirectional(Module):
+    """Two cells over a sequence, one forwards and one backwards, outputs merged at each step.
+
+    ``out_f[t]`` is the forward state after x[0..t] and ``out_r[t]`` the reverse state after
+    x[T-1..t], so the reverse direction's final state is ``out_r[0]``. ``merge_mode`` combines
+    them (:func:`merge_directions`): "concat" (the default, PyTorch's) gives
+    ``[out_f | out_r]`` (T, B, 2H); "sum", "mean" and "mul" give (T, B, H).
 
     Call: ``output, [state_fwd, state_rev] = layer(x, states=None, lengths=None)`` with x
-    (T, B, I) and output (T, B, 2H).
+    (T, B, I); the final states are per direction whatever the merge mode.
     Shape legend: T time steps, B batch, I input size, H each cell's output size.
     """
 
     num_directions = 2
 
-    def __init__(self, forward_cell: Any, reverse_cell: Any) -> None:
+    def __init__(self, forward_cell: Any, reverse_cell: Any, merge_mode: str = "concat") -> None:
         super().__init__()
         self.forward_cell = forward_cell
         self.reverse_cell = reverse_cell
+        self.merge_mode = check_merge_mode(merge_mode, True, "Bidirectional")
 
     def forward(self, x: Tensor, states: Sequence[State | None] | None = None,
                 lengths: Any = None) -> tuple[Tensor, list[State]]:
@@ -209,7 +296,10 @@ class Bidirectional(Module):
         lens = check_lengths(lengths, x.shape[0], x.shape[1], "Bidirectional")
         out_f, final_f = run_cell(self.forward_cell, x, s_fwd, lens)
         out_r, final_r = run_cell(self.reverse_cell, x, s_rev, lens, reverse=True)
-        return mg.concatenate([out_f, out_r], axis=-1), [final_f, final_r]
+        return merge_directions(out_f, out_r, self.merge_mode), [final_f, final_r]
+
+    def extra_repr(self) -> str:
+        return "" if self.merge_mode == "concat" else f"merge_mode={self.merge_mode!r}"
 
 
 # ---- stacks -----------------------------------------------------------------------------------
@@ -228,9 +318,12 @@ def run_stack(layers: Sequence[SequenceLayer], x: Tensor, states: Sequence[State
 
     ``states`` holds one initial state per layer and direction (layer 0 forward, layer 0 reverse,
     layer 1 forward, ...), or is None for zeros; the final states come back in the same order.
-    ``dropout_p`` > 0 applies dropout to every layer's output except the last one's (pass 0
-    outside training).
+    ``dropout_p`` in [0, 1) applies dropout to every layer's output except the last one's (pass
+    0 outside training), drawing its masks from ``rng``, or with ``rng=None`` from the
+    generator that :func:`minigrad.manual_seed` seeds, read when the mask is drawn.
     """
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"run_stack: dropout_p must be in [0, 1), got {dropout_p}")
     n_states = sum(layer.num_directions for layer in layers)
     initial = _states_or_none(states, n_states, "Stacked")
     finals: list[State] = []
@@ -239,8 +332,7 @@ def run_stack(layers: Sequence[SequenceLayer], x: Tensor, states: Sequence[State
         x, final = layer(x, initial[len(finals):len(finals) + D], lengths)
         finals.extend(final)
         if dropout_p > 0 and k < len(layers) - 1:
-            assert rng is not None
-            x = dropout(x, dropout_p, rng)
+            x = dropout(x, dropout_p, get_rng(rng))
     return x, finals
 
 
@@ -248,7 +340,9 @@ class Stacked(Module):
     """Layers (each a :class:`Recurrent`, :class:`Bidirectional` or alike) stacked in depth.
 
     Dropout with probability ``dropout`` is applied to the output of every layer but the last,
-    in training mode only (``.train()`` / ``.eval()``).
+    in training mode only (``.train()`` / ``.eval()``). Its masks come from ``rng`` (a seed or
+    Generator), or without one from the generator :func:`minigrad.manual_seed` seeds, read at
+    each call, so ``manual_seed(s)`` before a call makes its masks reproducible.
 
     Call: ``output, states = stack(x, states=None, lengths=None)`` with x (T, B, I), output the
     last layer's (T, B, D*H), and one final state per layer and direction.
@@ -267,7 +361,9 @@ class Stacked(Module):
         for k, layer in enumerate(self.layers):
             setattr(self, f"layer{k}", layer)
         self.dropout = float(dropout)
-        self._rng = get_rng(rng)
+        # None: the module-level generator, looked up when a mask is drawn (manual_seed may
+        # have replaced or reseeded it since construction)
+        self._rng = None if rng is None else get_rng(rng)
 
     def forward(self, x: Tensor, states: Sequence[State | None] | None = None,
                 lengths: Any = None) -> tuple[Tensor, list[State]]:
@@ -278,6 +374,27 @@ class Stacked(Module):
 
 
 # ---- the PyTorch-compatible layers -----------------------------------------------------------
+def _merge_concatenated(out: Tensor, mode: str) -> Tensor:
+    """A fused bidirectional layer's output (T, B, 2P) = [forward | reverse], merged by
+    ``mode`` (:func:`merge_directions`) with minigrad ops."""
+    P = out.shape[2] // 2
+    return merge_directions(out[:, :, :P], out[:, :, P:], mode)
+
+
+class _MergedFused:
+    """A fused bidirectional layer whose output is merged by a mode other than "concat"."""
+
+    num_directions = 2
+
+    def __init__(self, layer: Any, mode: str) -> None:
+        self.layer, self.mode = layer, mode
+
+    def __call__(self, x: Tensor, states: States | None = None,
+                 lengths: np.ndarray | None = None) -> tuple[Tensor, list[State]]:
+        out, finals = self.layer(x, states, lengths)
+        return _merge_concatenated(out, self.mode), finals
+
+
 _FUSED: bool | None = None
 
 
@@ -302,21 +419,23 @@ class _RecurrentLayer(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 *, impl: str | None = None) -> None:
+                 *, impl: str | None = None, merge_mode: str = "concat",
+                 dtype: Any = np.float32) -> None:
         super().__init__()
         name = self._name
-        if input_size < 1 or hidden_size < 1 or num_layers < 1:
-            raise ValueError(f"{name}: input_size, hidden_size and num_layers must be >= 1, "
-                             f"got {input_size}, {hidden_size}, {num_layers}")
+        self.input_size = check_size(input_size, "input_size", name)
+        self.hidden_size = check_size(hidden_size, "hidden_size", name)
+        self.num_layers = check_size(num_layers, "num_layers", name)
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float | np.floating):
+            raise TypeError(f"{name}: dropout must be a number, got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
-        self.input_size = int(input_size)
-        self.hidden_size = int(hidden_size)
-        self.num_layers = int(num_layers)
+        check_dtype(dtype, name)  # before any cell is built, so the error names the layer
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
+        self.merge_mode = check_merge_mode(merge_mode, self.bidirectional, name)
         self.impl = impl  # checked by the property below
 
     def _build(self, make_cell: Callable[[int, np.random.Generator], Any],
@@ -326,21 +445,74 @@ class _RecurrentLayer(Module):
         The cells own the parameters; the layer registers the same Parameter objects under
         PyTorch's names (weight_ih_l0, ..., suffix _reverse for the reverse direction), so those
         are the names that named_parameters(), state_dict() and load_state_dict() use.
+        Assigning a Parameter to one of these names re-points the cell (see __setattr__), and
+        both paths read the cells' parameters at call time.
         """
         gen = get_rng(rng)
         D = self.num_directions
-        self._cells: list[list[Any]] = []
+        cells: list[list[Any]] = []
+        slots: dict[str, tuple[Any, str]] = {}
         for k in range(self.num_layers):
-            width = self.input_size if k == 0 else D * self.output_size
+            width = self.input_size if k == 0 else self.layer_output_size
             row = [make_cell(width, gen) for _ in range(D)]
             for d, cell in enumerate(row):
                 for pname, p in cell.named_parameters():
-                    setattr(self, f"{pname}_l{k}" + ("_reverse" if d else ""), p)
-            self._cells.append(row)
+                    full = f"{pname}_l{k}" + ("_reverse" if d else "")
+                    setattr(self, full, p)
+                    slots[full] = (cell, pname)
+            cells.append(row)
+        self._cells = cells
+        #: registered name -> (cell, the cell's name for it); set last: __setattr__ reads it
+        self._slots = slots
         self._reference: list[SequenceLayer] = [
-            Recurrent(row[0]) if D == 1 else Bidirectional(*row) for row in self._cells]
-        self._fused: list[FusedLayer] | None = None  # built on first use
-        self._rng = gen  # for dropout
+            Recurrent(row[0]) if D == 1
+            else Bidirectional(row[0], row[1], merge_mode=self.merge_mode)
+            for row in cells]
+        self._fused: list[SequenceLayer] | None = None  # built on first use
+        # for dropout: None means the module-level generator, looked up when a mask is drawn
+        self._rng = None if rng is None else gen
+
+    # ---- parameters: one registry, looked up at call time ---------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        slots = self.__dict__.get("_slots")
+        if slots is None or name not in slots:
+            super().__setattr__(name, value)
+            return
+        old = self._parameters[name]
+        if not isinstance(value, Parameter):
+            raise TypeError(f"{self._name}: cannot assign {type(value).__name__} as parameter "
+                            f"{name!r} (a minigrad.nn.Parameter is expected)")
+        if value.shape != old.shape or value.dtype != old.dtype:
+            raise ValueError(f"{self._name}: {name} must have shape {old.shape} and dtype "
+                             f"{old.dtype}, got {value.shape} {value.dtype}")
+        cell, pname = slots[name]
+        super().__setattr__(name, value)
+        setattr(cell, pname, value)  # what both paths compute with
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__.get("_slots", ()):
+            raise AttributeError(f"{self._name}: cannot delete parameter {name!r}; assign a "
+                                 "Parameter of the same shape and dtype instead")
+        super().__delattr__(name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the fused layers hold kernel objects that need not (and may not) pickle; they are
+        # rebuilt from the cells on first use
+        state = self.__dict__.copy()
+        state["_fused"] = None
+        return state
+
+    def _check_parameters(self) -> None:
+        """Every parameter's shape and dtype, by its registered name (mis-shaped ``.data``,
+        or a layer converted to an unsupported dtype)."""
+        for k, row in enumerate(self._cells):
+            for d, cell in enumerate(row):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                cell.check_parameters({n: n + sfx for n in cell._shapes}, self._name)
+        dtypes = sorted({str(cell.dtype) for row in self._cells for cell in row})
+        if len(dtypes) > 1:
+            raise TypeError(f"{self._name}: parameters of dtypes {dtypes} mixed across layers; "
+                            "convert the whole layer with .float() or .double()")
 
     @property
     def num_directions(self) -> int:
@@ -350,6 +522,13 @@ class _RecurrentLayer(Module):
     def output_size(self) -> int:
         """The width of h per direction (LSTM with projection: proj_size)."""
         return self.hidden_size
+
+    @property
+    def layer_output_size(self) -> int:
+        """The width of one layer's output: D * output_size with merge_mode "concat", else
+        output_size. Layer k > 0 takes this as its input size."""
+        D = self.num_directions if self.merge_mode == "concat" else 1
+        return D * self.output_size
 
     @property
     def dtype(self) -> np.dtype:
@@ -400,23 +579,25 @@ class _RecurrentLayer(Module):
         if x.shape[0] < 1 or x.shape[1] < 1:
             raise ValueError(f"{name}: expected a non-empty input {layout}, got shape {x.shape}")
         if x.dtype != self.dtype:
-            raise TypeError(f"{name}: input has dtype {x.dtype}, but the weights are "
-                            f"{self.dtype} (convert one of them, e.g. with .astype)")
+            raise TypeError(dtype_mismatch(name, x.dtype, self.dtype))
         return x
 
     # ---- the call ------------------------------------------------------------------------------
     def _layers(self) -> Sequence[SequenceLayer]:
         return self._reference if self.impl == "reference" else self._fused_layers()
 
-    def _fused_layers(self) -> list[FusedLayer]:
+    def _fused_layers(self) -> list[SequenceLayer]:
         if self._fused is None:
             from .fused_ops import FusedLayer
 
-            self._fused = [FusedLayer(row) for row in self._cells]
+            self._fused = [FusedLayer(row) if self.merge_mode == "concat"
+                           else _MergedFused(FusedLayer(row), self.merge_mode)
+                           for row in self._cells]
         return self._fused
 
     def _run(self, x: Any, hx: Any, lengths: Any) -> tuple[Tensor, list[Tensor]]:
         """Check everything, run the stack; the output and the final states as (L*D, B, .)."""
+        self._check_parameters()
         x = self._check_input(x)
         T, B = (x.shape[1], x.shape[0]) if self.batch_first else (x.shape[0], x.shape[1])
         initial = self._check_hx(hx, B)
@@ -435,7 +616,14 @@ class _RecurrentLayer(Module):
         p = self.dropout if self.training else 0.0
         if self.impl != "reference" and self.num_layers == 1:
             # one fused layer: its final states are already (D, B, .), as h_n wants them
-            out, stacked = self._fused_layers()[0].run(x, states, lens)
+            from .fused_ops import FusedLayer
+
+            fused = self._fused_layers()[0]
+            inner = fused.layer if isinstance(fused, _MergedFused) else fused
+            assert isinstance(inner, FusedLayer)
+            out, stacked = inner.run(x, states, lens)
+            if self.merge_mode != "concat":
+                out = _merge_concatenated(out, self.merge_mode)
         else:
             out, finals = run_stack(self._layers(), x, states, lens, p, self._rng)
             parts = [[s] if isinstance(s, Tensor) else list(s) for s in finals]
@@ -466,23 +654,27 @@ class RNN(_RecurrentLayer):
 
     Constructor (PyTorch's): ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh',
     bias=True, batch_first=False, dropout=0.0, bidirectional=False)``, and keyword-only
-    ``impl`` ("fused", the default when Numba is available, or "reference"), ``dtype``
-    (float32, the default, or float64) and ``rng`` (seed or numpy Generator for the
-    initialisation and dropout).
+    ``impl`` ("fused", the default when Numba is available, or "reference"), ``merge_mode``
+    (how a bidirectional layer combines its directions: "concat", the default and PyTorch's
+    only choice, "sum", "mean" or "mul"; see :func:`merge_directions`), ``dtype`` (float32, the
+    default, or float64) and ``rng`` (seed or numpy Generator for the initialisation and
+    dropout; without it both draw from the generator :func:`minigrad.manual_seed` seeds, dropout
+    at each call).
 
     Call: ``output, h_n = rnn(x, h0=None, lengths=None)``.
 
     Parameters, for layer k and direction suffix "" or "_reverse": ``weight_ih_l{k}`` (H, I_k),
     ``weight_hh_l{k}`` (H, H), ``bias_ih_l{k}`` (H,), ``bias_hh_l{k}`` (H,), with I_0 = I and
-    I_k = D*H for k > 0; all ~ U(-1/sqrt(H), 1/sqrt(H)); ``bias=False`` drops the biases.
+    I_k = M for k > 0; all ~ U(-1/sqrt(H), 1/sqrt(H)); ``bias=False`` drops the biases.
 
-    Shapes: x (T, B, I), or (B, T, I) with batch_first; output (T, B, D*H) (batch-first alike),
-    last axis [forward | reverse]; h0, h_n (L*D, B, H), row k*D + d for layer k, direction d,
+    Shapes: x (T, B, I), or (B, T, I) with batch_first; output (T, B, M) (batch-first alike),
+    with M = D*H and the last axis [forward | reverse] for merge_mode "concat", M = H for "sum",
+    "mean" and "mul"; h0, h_n (L*D, B, H), row k*D + d for layer k, direction d,
     whatever batch_first; lengths (B,) integers in [1, T]. Dropout acts on every layer's output
     but the last, in training mode only.
 
     Shape legend: T time steps, B batch, I input size, H hidden size, D = 2 if bidirectional
-    else 1, L num_layers.
+    else 1, L num_layers, M one layer's output width.
     """
 
     _name = "RNN"
@@ -490,11 +682,12 @@ class RNN(_RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, *, impl: str | None = None,
-                 dtype: Any = np.float32, rng: np.random.Generator | int | None = None) -> None:
+                 merge_mode: str = "concat", dtype: Any = np.float32,
+                 rng: np.random.Generator | int | None = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, impl=impl)
+                         bidirectional, impl=impl, merge_mode=merge_mode, dtype=dtype)
         self.nonlinearity = nonlinearity
         self._build(lambda width, gen: RNNCell(width, hidden_size, bias, nonlinearity,
                                                dtype=dtype, rng=gen), rng)
@@ -519,23 +712,25 @@ class LSTM(_RecurrentLayer):
 
     Constructor (PyTorch's): ``LSTM(input_size, hidden_size, num_layers=1, bias=True,
     batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)``, and keyword-only
-    ``impl``, ``dtype`` and ``rng`` as for :class:`RNN`.
+    ``impl``, ``merge_mode``, ``dtype`` and ``rng`` as for :class:`RNN`.
 
     Call: ``output, (h_n, c_n) = lstm(x, (h0, c0)=None, lengths=None)``; h0 or c0 may be None
     for zeros.
 
     Parameters, for layer k and direction suffix "" or "_reverse": ``weight_ih_l{k}`` (4H, I_k),
     ``weight_hh_l{k}`` (4H, P), ``bias_ih_l{k}`` (4H,), ``bias_hh_l{k}`` (4H,), and with a
-    projection ``weight_hr_l{k}`` (P, H); I_0 = I and I_k = D*P for k > 0; all
+    projection ``weight_hr_l{k}`` (P, H); I_0 = I and I_k = M for k > 0; all
     ~ U(-1/sqrt(H), 1/sqrt(H)); ``bias=False`` drops the biases.
 
-    Shapes: x (T, B, I), or (B, T, I) with batch_first; output (T, B, D*P) (batch-first alike),
-    last axis [forward | reverse]; h0, h_n (L*D, B, P) and c0, c_n (L*D, B, H), row k*D + d for
+    Shapes: x (T, B, I), or (B, T, I) with batch_first; output (T, B, M) (batch-first alike),
+    with M = D*P and the last axis [forward | reverse] for merge_mode "concat", M = P for "sum",
+    "mean" and "mul"; h0, h_n (L*D, B, P) and c0, c_n (L*D, B, H), row k*D + d for
     layer k, direction d, whatever batch_first; lengths (B,) integers in [1, T]. Dropout acts on
     every layer's output but the last, in training mode only.
 
     Shape legend: T time steps, B batch, I input size, H hidden size, P proj_size (P = H
-    without projection), D = 2 if bidirectional else 1, L num_layers.
+    without projection), D = 2 if bidirectional else 1, L num_layers, M one layer's output
+    width.
     """
 
     _name = "LSTM"
@@ -543,13 +738,14 @@ class LSTM(_RecurrentLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, *, impl: str | None = None, dtype: Any = np.float32,
-                 rng: np.random.Generator | int | None = None) -> None:
-        if not 0 <= proj_size < hidden_size:
+                 proj_size: int = 0, *, impl: str | None = None, merge_mode: str = "concat",
+                 dtype: Any = np.float32, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, impl=impl, merge_mode=merge_mode, dtype=dtype)
+        proj_size = check_size(proj_size, "proj_size", "LSTM", minimum=0)
+        if not proj_size < hidden_size:
             raise ValueError(f"LSTM: proj_size must be in [0, hidden_size) = [0, {hidden_size}), "
                              f"got {proj_size}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, impl=impl)
         self.proj_size = int(proj_size)
         self._build(lambda width, gen: LSTMCell(width, hidden_size, bias, proj_size,
                                                 dtype=dtype, rng=gen), rng)
@@ -588,31 +784,33 @@ class GRU(_RecurrentLayer):
 
     Constructor (PyTorch's): ``GRU(input_size, hidden_size, num_layers=1, bias=True,
     batch_first=False, dropout=0.0, bidirectional=False)``, and keyword-only ``reset_after``,
-    ``impl``, ``dtype`` and ``rng`` as for :class:`RNN`.
+    ``impl``, ``merge_mode``, ``dtype`` and ``rng`` as for :class:`RNN`.
 
     Call: ``output, h_n = gru(x, h0=None, lengths=None)``.
 
     Parameters, for layer k and direction suffix "" or "_reverse": ``weight_ih_l{k}`` (3H, I_k),
     ``weight_hh_l{k}`` (3H, H), ``bias_ih_l{k}`` (3H,), ``bias_hh_l{k}`` (3H,), with I_0 = I and
-    I_k = D*H for k > 0; all ~ U(-1/sqrt(H), 1/sqrt(H)); ``bias=False`` drops the biases.
+    I_k = M for k > 0; all ~ U(-1/sqrt(H), 1/sqrt(H)); ``bias=False`` drops the biases.
 
-    Shapes: x (T, B, I), or (B, T, I) with batch_first; output (T, B, D*H) (batch-first alike),
-    last axis [forward | reverse]; h0, h_n (L*D, B, H), row k*D + d for layer k, direction d,
+    Shapes: x (T, B, I), or (B, T, I) with batch_first; output (T, B, M) (batch-first alike),
+    with M = D*H and the last axis [forward | reverse] for merge_mode "concat", M = H for "sum",
+    "mean" and "mul"; h0, h_n (L*D, B, H), row k*D + d for layer k, direction d,
     whatever batch_first; lengths (B,) integers in [1, T]. Dropout acts on every layer's output
     but the last, in training mode only.
 
     Shape legend: T time steps, B batch, I input size, H hidden size, D = 2 if bidirectional
-    else 1, L num_layers.
+    else 1, L num_layers, M one layer's output width.
     """
 
     _name = "GRU"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 *, reset_after: bool = True, impl: str | None = None, dtype: Any = np.float32,
+                 *, reset_after: bool = True, impl: str | None = None,
+                 merge_mode: str = "concat", dtype: Any = np.float32,
                  rng: np.random.Generator | int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, impl=impl)
+                         bidirectional, impl=impl, merge_mode=merge_mode, dtype=dtype)
         self.reset_after = bool(reset_after)
         self._build(lambda width, gen: GRUCell(width, hidden_size, bias, reset_after,
                                                dtype=dtype, rng=gen), rng)

@@ -250,8 +250,9 @@ def test_errors_name_the_layer_and_the_numbers() -> None:
         lstm(x, lengths=[1, 2, 3])
     with pytest.raises(ValueError, match=r"LSTM: expected a 3-D input \(T, B, I\), got 2-D"):
         lstm(Tensor(np.zeros((2, 32), np.float32)))
-    with pytest.raises(TypeError, match="LSTM: input has dtype float64, but the weights are "
-                                        "float32"):
+    with pytest.raises(TypeError, match=r"^LSTM: input dtype float64 differs from the layer's "
+                                        r"float32; convert with x\.float\(\) or build the layer "
+                                        r"with dtype=float64$"):
         lstm(Tensor(np.zeros((5, 2, 32))))
     with pytest.raises(TypeError, match="LSTM: h0 has dtype float64, but the weights are"):
         lstm(x, (Tensor(np.zeros((1, 2, 8))), None))
