@@ -78,10 +78,10 @@ def check_dtype(dtype: Any, who: str) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        dt = None
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {dtype!r}") from None
     if dt not in SUPPORTED_DTYPES:
-        raise TypeError(f"{who}: dtype must be float32 or float64, got {dtype!r}")
-    return dt  # type: ignore[return-value]
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {dt}")
+    return dt
 
 
 class _CellBase(Module):

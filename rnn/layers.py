@@ -644,6 +644,8 @@ class _RecurrentLayer(Module):
                 s += f", {flag}={getattr(self, flag)}"
         if self.dropout:
             s += f", dropout={self.dropout}"
+        if self.merge_mode != "concat":
+            s += f", merge_mode={self.merge_mode!r}"
         return s + f", impl={self.impl!r}"
 
 
