@@ -486,8 +486,12 @@ class _RecurrentLayer(Module):
             raise ValueError(f"{self._name}: {name} must have shape {old.shape} and dtype "
                              f"{old.dtype}, got {value.shape} {value.dtype}")
         cell, pname = slots[name]
-        super().__setattr__(name, value)
-        setattr(cell, pname, value)  # what both paths compute with
+        # NOTE: written in place in both registries, so the parameter keeps its position in
+        # named_parameters() and state_dict() (PyTorch's order; the fused path reads a cell's
+        # parameters in that order)
+        for owner, key in ((self, name), (cell, pname)):
+            owner._parameters[key] = value
+            object.__setattr__(owner, key, value)  # what both paths compute with
 
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__.get("_slots", ()):

@@ -162,3 +162,34 @@ def test_float32_state_dict_from_torch_defaults() -> None:
     want, _ = theirs(torch.from_numpy(x))
     got, _ = ours(Tensor(x))
     np.testing.assert_allclose(got.data, want.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_assigning_parameters_matches_torch(kind: str, impl: str) -> None:
+    """Replacing every weight by assignment (not load_state_dict) gives torch's outputs and
+    gradients, which land on the new Parameters; in torch too the output changes."""
+    from minigrad.nn import Parameter
+
+    torch.manual_seed(2)
+    theirs = getattr(torch.nn, kind)(3, 4, num_layers=2, bidirectional=True,
+                                     dtype=torch.float64)
+    ours = getattr(rnn, kind)(3, 4, num_layers=2, bidirectional=True, impl=impl,
+                              dtype=np.float64, rng=2)
+    x = np.random.default_rng(2).standard_normal((5, 2, 3))
+    for name, p in theirs.named_parameters():
+        setattr(ours, name, Parameter(p.detach().numpy().copy()))
+    want, _ = theirs(torch.from_numpy(x))
+    got, _ = ours(Tensor(x))
+    np.testing.assert_allclose(got.data, want.detach().numpy(), **TOL)
+    want.sum().backward()
+    got.sum().backward()
+    for (n, p), (m, q) in zip(theirs.named_parameters(), ours.named_parameters(), strict=True):
+        assert n == m and p.grad is not None and q.grad is not None
+        np.testing.assert_allclose(q.grad.data, p.grad.numpy(), err_msg=n, **TOL)
+    # torch's output changes when a weight is replaced; so does ours
+    theirs.weight_hh_l0 = torch.nn.Parameter(torch.zeros_like(theirs.weight_hh_l0))
+    ours.weight_hh_l0 = Parameter(np.zeros(ours.weight_hh_l0.shape))
+    np.testing.assert_allclose(ours(Tensor(x))[0].data,
+                               theirs(torch.from_numpy(x))[0].detach().numpy(), **TOL)
+    assert not np.allclose(ours(Tensor(x))[0].data, got.data)
