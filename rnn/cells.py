@@ -39,11 +39,17 @@ __all__ = ["RNNCell", "LSTMCell", "GRUCell", "State"]
 State = Tensor | tuple[Tensor, ...]
 
 
+#: the floating-point types the recurrent cells and layers compute in
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def dtype_mismatch(who: str, got: np.dtype, want: np.dtype) -> str:
-    """The message for an input whose float dtype differs from the weights' (as nn.Linear's)."""
-    return (f"{who}: input dtype {got} differs from the layer's {want}; convert with "
-            f"x.{'float' if want == np.float32 else 'double'}() or build the layer with "
-            f"dtype={got}")
+    """The message for an input whose dtype differs from the weights' (as nn.Linear's)."""
+    msg = (f"{who}: input dtype {got} differs from the layer's {want}; convert with "
+           f"x.{'float' if want == np.float32 else 'double'}()")
+    if np.dtype(got) in SUPPORTED_DTYPES:
+        msg += f" or build the layer with dtype={got}"
+    return msg
 
 
 def output_of(state: State) -> Tensor:
@@ -65,15 +71,11 @@ def check_size(value: Any, name: str, who: str, minimum: int = 1) -> int:
     return int(value)
 
 
-#: the floating-point types the recurrent cells and layers compute in
-SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def check_dtype(dtype: Any, who: str) -> np.dtype:
     """``dtype`` as a numpy dtype if it is float32 or float64, else an error naming ``who``.
 
-    NOTE: float16 is refused: its 11-bit mantissa loses most of a recurrence's state over a few
-    dozen steps, and the fused kernels have no float16 variant.
+    NOTE: float16 is refused at construction: the fused kernels have no float16 variant, so a
+    float16 layer would run on one path and fail on the other.
     """
     try:
         dt = np.dtype(dtype)

@@ -203,6 +203,9 @@ def test_input_dtype_error_reads_like_linear(layer: Any) -> None:
                                         r"layer's float32; convert with x\.float\(\) or build "
                                         "the layer with dtype=float64$"):
         layer(Tensor(x))
+    with pytest.raises(TypeError, match=f"^{name}: input dtype int64 differs from the "
+                                        r"layer's float32; convert with x\.float\(\)$"):
+        layer(Tensor(x.astype(np.int64)))
 
 
 # ---- run_cell ---------------------------------------------------------------------------------
