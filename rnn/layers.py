@@ -435,7 +435,7 @@ class _RecurrentLayer(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.merge_mode = check_merge_mode(merge_mode, self.bidirectional, name)
+        self._merge_mode = check_merge_mode(merge_mode, self.bidirectional, name)
         self.impl = impl  # checked by the property below
 
     def _build(self, make_cell: Callable[[int, np.random.Generator], Any],
@@ -521,6 +521,12 @@ class _RecurrentLayer(Module):
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def merge_mode(self) -> str:
+        """How the two directions' outputs combine (:func:`merge_directions`); fixed at
+        construction, since layer k > 0's input size depends on it."""
+        return self._merge_mode
 
     @property
     def output_size(self) -> int:

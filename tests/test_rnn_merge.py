@@ -190,6 +190,9 @@ def test_default_is_concat_and_parameter_shapes_follow_the_mode() -> None:
     assert summed.weight_ih_l1.shape == (16, 4) and "merge_mode='sum'" in repr(summed)
     out, (h, c) = summed(Tensor(np.zeros((3, 2, 5), np.float32)))
     assert out.shape == (3, 2, 4) and h.shape == (4, 2, 4) and c.shape == (4, 2, 4)
+    with pytest.raises(AttributeError):  # layer 1's input size depends on it
+        summed.merge_mode = "concat"  # type: ignore[misc]
+    assert summed.merge_mode == "sum"
 
 
 def test_merge_mode_errors() -> None:
