@@ -472,7 +472,7 @@ class _RecurrentLayer(Module):
         # for dropout: None means the module-level generator, looked up when a mask is drawn
         self._rng = None if rng is None else gen
 
-    # ---- parameters: one registry, looked up at call time ---------------------------------------
+    # ---- parameters: assignment keeps the registered names and the cells in step --------------
     def __setattr__(self, name: str, value: Any) -> None:
         slots = self.__dict__.get("_slots")
         if slots is None or name not in slots:
