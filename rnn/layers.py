@@ -508,15 +508,16 @@ class _RecurrentLayer(Module):
 
     def _check_parameters(self) -> None:
         """Every parameter's shape and dtype, by its registered name (mis-shaped ``.data``,
-        or a layer converted to an unsupported dtype)."""
+        a float64 array in a float32 layer, or a layer converted to an unsupported dtype)."""
+        dt = self.dtype  # weight_ih_l0's
         for k, row in enumerate(self._cells):
             for d, cell in enumerate(row):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 cell.check_parameters({n: n + sfx for n in cell._shapes}, self._name)
-        dtypes = sorted({str(cell.dtype) for row in self._cells for cell in row})
-        if len(dtypes) > 1:
-            raise TypeError(f"{self._name}: parameters of dtypes {dtypes} mixed across layers; "
-                            "convert the whole layer with .float() or .double()")
+                if cell.weight_ih.dtype != dt:
+                    raise TypeError(f"{self._name}: weight_ih{sfx} has dtype "
+                                    f"{cell.weight_ih.dtype}, but weight_ih_l0 is {dt}; convert "
+                                    "the whole layer with .float() or .double()")
 
     @property
     def num_directions(self) -> int:

@@ -98,6 +98,14 @@ def test_mis_shaped_or_mistyped_weights_are_named_at_the_call(impl: str) -> None
         m(x)
     m.weight_hh_l1.data = good
     m(x)  # back to normal
+    for name in ["weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"]:  # one whole cell
+        p = getattr(m, name)
+        p.data = p.data.astype(np.float64)
+    with pytest.raises(TypeError, match="^LSTM: weight_ih_l1 has dtype float64, but "
+                                        "weight_ih_l0 is float32"):
+        m(x)
+    m.float()
+    m(x)
     m.astype(np.float16)
     with pytest.raises(TypeError, match="LSTM: parameters of dtype float16 are not supported"):
         m(Tensor(x.data.astype(np.float16)))
