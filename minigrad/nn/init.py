@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from ..optim._functional import write_
 from ..tensor import Tensor
 
 __all__ = [
@@ -89,7 +90,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    t.data = np.asarray(values, dtype=t.data.dtype).reshape(t.shape)
+    write_(t, np.asarray(values, dtype=t.data.dtype).reshape(t.shape))
     return t
 
 
