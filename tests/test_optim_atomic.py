@@ -126,3 +126,36 @@ def test_step_writes_into_the_same_arrays() -> None:
     assert p.data is arr and (arr == 0.5).all() and p.is_leaf
     if version is not None:
         assert p._version > version
+
+
+def test_backward_through_a_graph_older_than_a_step_raises() -> None:
+    # Issue 12 item 1, the optimizer variant: b's gradient would be taken at the new w.
+    w = mg.tensor(np.array([4.0, 5.0, 6.0]), requires_grad=True)
+    x = mg.tensor(np.array([1.0, 2.0, 3.0]))
+    a = (x * w).sum()
+    b = (x * w * w).sum()
+    opt = SGD([w], lr=0.1)
+    a.backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place after mul"):
+        b.backward()
+
+
+def test_backward_through_a_graph_older_than_a_state_load_raises() -> None:
+    lin = mg.nn.Linear(2, 2)
+    y = lin(mg.tensor(np.ones((1, 2), np.float32))).sum()
+    lin.load_state_dict({"weight": np.zeros((2, 2)), "bias": np.zeros(2)})
+    with pytest.raises(RuntimeError, match="modified in place after"):
+        y.backward()
+    y2 = lin(mg.tensor(np.ones((1, 2), np.float32))).sum()
+    y2.backward()  # a graph built after the load is fine
+    assert lin.weight.grad is not None
+
+
+def test_zero_grad_keeps_the_gradient_array() -> None:
+    p = mg.tensor(np.ones(3), requires_grad=True)
+    (p * p).sum().backward()
+    assert p.grad is not None
+    arr = p.grad.data
+    SGD([p], lr=0.1).zero_grad(set_to_none=False)
+    assert p.grad.data is arr and (arr == 0).all()

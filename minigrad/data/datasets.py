@@ -191,7 +191,9 @@ def train_test_split(
         test_idx, train_idx = perm[:n_test], perm[n_test:]
     else:
         if y.ndim != 1:
-            raise ValueError(f"stratify needs one label per row: y must be 1-D, got shape {y.shape}")
+            raise ValueError(
+                f"stratify needs one label per row: y must be 1-D, got shape {y.shape}"
+            )
         labels, codes = np.unique(y, return_inverse=True)
         counts = np.bincount(codes, minlength=labels.size)
         per_label = _largest_remainder(n_test, counts)

@@ -176,16 +176,19 @@ class Optimizer:
     # ------------------------------------------------------------------ stepping
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear the gradients: set ``.grad = None`` (default) or fill the gradient with zeros."""
+        """Clear the gradients: set ``.grad = None`` (default) or fill the gradient with zeros
+        (in its own array, through minigrad when it is a Tensor)."""
         for p in self._params:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
                 g = p.grad if isinstance(p.grad, np.ndarray) else getattr(p.grad, "data", None)
-                if isinstance(g, np.ndarray):
+                if not isinstance(g, np.ndarray):
+                    p.grad = None
+                elif g is p.grad:
                     g[...] = 0
                 else:
-                    p.grad = None
+                    write_(p.grad, np.zeros_like(g))
 
     def _grad(self, p: Any, position: int) -> np.ndarray | None:
         """The gradient of ``p`` as an array of the parameter's dtype, checked: None if there is
