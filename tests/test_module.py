@@ -55,6 +55,7 @@ def test_assigning_a_parameter_replaces_it_and_none_removes_it() -> None:
     new = nn.Parameter(np.ones((3, 2)))
     lin.weight = new
     assert lin.weight is new and dict(lin.named_parameters())["weight"] is new
+    assert list(lin.state_dict()) == ["weight", "bias"]  # the replaced name keeps its place
     np.testing.assert_array_equal(lin.state_dict()["weight"], np.ones((3, 2)))
     y = lin(mg.tensor(np.array([[1.0, 2.0]])))
     y.sum().backward()
@@ -344,3 +345,66 @@ def test_init_functions_write_in_place_with_pytorch_bounds(seed: int) -> None:
     assert np.abs(arr).max() <= bound and np.abs(arr).max() > 0.5 * bound
     nn.init.kaiming_uniform_(w, a=np.sqrt(5), rng=seed)  # Linear's default: U(+-1/sqrt(fan_in))
     assert w.data is arr and np.abs(arr).max() <= 1 / np.sqrt(20)
+
+
+# ----------------------------------------------------------------------------- random trees
+
+
+@given(data=st.data())
+def test_random_trees_with_sharing_and_ties_match_torch(data: Any) -> None:
+    """Random nested Sequentials over a pool of Linear layers, some reused (shared modules) and
+    some weights tied: every listing and the state dict keys equal PyTorch's, and state dicts
+    move both ways."""
+    torch = _torch()
+    n = data.draw(st.integers(1, 4), label="layers")
+    ours_pool = [nn.Linear(2, 2, dtype=np.float64) for _ in range(n)]
+    theirs_pool = [torch.nn.Linear(2, 2).double() for _ in range(n)]
+    for _ in range(data.draw(st.integers(0, 2), label="ties")):
+        i, j = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1))
+        ours_pool[j].weight = ours_pool[i].weight
+        theirs_pool[j].weight = theirs_pool[i].weight
+
+    def spec(depth: int) -> list[Any]:
+        size = data.draw(st.integers(1, 3))
+        return [spec(depth + 1) if depth < 2 and data.draw(st.booleans())
+                else data.draw(st.integers(0, n - 1)) for _ in range(size)]
+
+    def build(s: list[Any], seq: Any, pool: list[Any]) -> Any:
+        return seq(*[pool[x] if isinstance(x, int) else build(x, seq, pool) for x in s])
+
+    tree = spec(0)
+    ours = build(tree, nn.Sequential, ours_pool)
+    theirs = build(tree, torch.nn.Sequential, theirs_pool)
+    assert [k for k, _ in ours.named_modules()] == [k for k, _ in theirs.named_modules()]
+    assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
+    assert len(list(ours.parameters())) == len(list(theirs.parameters()))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.detach().numpy())
+    theirs.load_state_dict({k: torch.tensor(v + 1) for k, v in ours.state_dict().items()})
+
+
+@given(bad_key=st.integers(0, 5), kind=st.sampled_from(["strings", "shape", "overflow", "nan"]))
+def test_any_bad_entry_leaves_the_module_bit_identical(bad_key: int, kind: str) -> None:
+    model = WithBuffers()
+    model.extra = nn.Linear(2, 2)
+    before = snapshot(model)
+    state = {k: v + 1 for k, v in model.state_dict().items()}
+    key = sorted(state)[bad_key % len(state)]
+    value = state[key]
+    state[key] = {
+        "strings": np.full(value.shape, "x"),
+        "shape": np.zeros(value.shape + (1,)),
+        "overflow": np.full(value.shape, 1e300),
+        "nan": np.full(value.shape, np.nan),
+    }[kind]
+    if kind == "nan" or (kind == "overflow" and value.dtype.kind != "f"):
+        if kind == "overflow":  # 1e300 into the int64 buffer: a float for an integer buffer
+            with pytest.raises(ValueError, match=key):
+                model.load_state_dict(state)
+            assert snapshot(model) == before
+        return  # nan is a value a parameter may hold; it loads (as in PyTorch)
+    with pytest.raises(ValueError, match=key):
+        model.load_state_dict(state)
+    assert snapshot(model) == before

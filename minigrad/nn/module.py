@@ -89,15 +89,15 @@ class Module:
                                  "assigning attributes")
         buffers, modules = self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name)
-            params[name] = value
+            self._forget(name, keep=params)
+            params[name] = value  # an existing name keeps its place, as in PyTorch
         elif name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
                                 "(nn.Parameter or None expected)")
             params[name] = None
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif name in modules:
             if value is not None:
@@ -111,12 +111,12 @@ class Module:
             buffers[name] = value
         object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Remove ``name`` from every registry (before it is registered anew)."""
-        self._parameters.pop(name, None)
-        self._buffers.pop(name, None)
+    def _forget(self, name: str, keep: dict[str, Any] | None = None) -> None:
+        """Remove ``name`` from every registry but ``keep`` (where it is registered anew)."""
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent.discard(name)
-        self._modules.pop(name, None)
 
     def __delattr__(self, name: str) -> None:
         self._forget(name)
@@ -128,7 +128,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{_typename(param)}' object to parameter '{name}' "
                             "(nn.Parameter or None required)")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -145,7 +145,7 @@ class Module:
         if isinstance(tensor, Parameter):
             raise TypeError(f"register_buffer: '{name}' is a Parameter; use register_parameter "
                             "or plain assignment for trainable tensors")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
@@ -156,7 +156,7 @@ class Module:
         self._check_new_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{_typename(module)} is not a Module subclass")
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
