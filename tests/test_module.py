@@ -408,3 +408,20 @@ def test_any_bad_entry_leaves_the_module_bit_identical(bad_key: int, kind: str) 
     with pytest.raises(ValueError, match=key):
         model.load_state_dict(state)
     assert snapshot(model) == before
+
+
+@pytest.mark.parametrize("layer,impl", [("LSTM", "fused"), ("GRU", "reference")])
+def test_recurrent_inter_layer_dropout_is_reproducible_after_manual_seed(layer: str,
+                                                                         impl: str) -> None:
+    # Issue 17 item 3: a layer built without rng holds the module-level generator, which
+    # manual_seed now reseeds in place (it used to replace it, leaving the layer's copy behind).
+    import rnn
+
+    m = getattr(rnn, layer)(3, 4, num_layers=2, dropout=0.5, impl=impl)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
+    mg.manual_seed(0)
+    a = m(x)[0].data
+    b = m(x)[0].data
+    mg.manual_seed(0)
+    np.testing.assert_array_equal(m(x)[0].data, a)
+    assert not np.array_equal(a, b)
