@@ -159,3 +159,17 @@ def test_zero_grad_keeps_the_gradient_array() -> None:
     arr = p.grad.data
     SGD([p], lr=0.1).zero_grad(set_to_none=False)
     assert p.grad.data is arr and (arr == 0).all()
+
+
+def test_state_that_overflows_the_parameter_dtype_is_refused() -> None:
+    p = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = Adam([p], lr=0.1)
+    p.grad = mg.tensor(np.ones(3, np.float32))
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["exp_avg_sq"] = np.full(3, 1e300)
+    before = bits(opt, [p])
+    with pytest.raises(ValueError, match="state 'exp_avg_sq' of parameter 0 has finite values "
+                                         "that overflow the parameter's float32"):
+        opt.load_state_dict(state)
+    assert bits(opt, [p]) == before

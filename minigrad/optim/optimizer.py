@@ -386,7 +386,14 @@ class Optimizer:
                     )
                 if arr.dtype.kind not in "fiu":
                     raise ValueError(f"{self._name}: state {k!r} of {what} has dtype {arr.dtype}")
-                out[k] = arr.astype(param.dtype, copy=True)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    cast = arr.astype(param.dtype, copy=True)
+                if arr.dtype.kind == "f" and (np.isfinite(arr) & ~np.isfinite(cast)).any():
+                    raise ValueError(
+                        f"{self._name}: state {k!r} of {what} has finite values that overflow "
+                        f"the parameter's {param.dtype}"
+                    )
+                out[k] = cast
         return out
 
     def __repr__(self) -> str:
