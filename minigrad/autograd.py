@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .tape import Entry, _GradMode, _state
+from . import versions as _versions
+from .tape import Entry, LockingEntry, _GradMode, _state
 from .tensor import Tensor
 
 
@@ -50,7 +51,23 @@ def _fit(op: Entry, i: int, g: Any, like: np.ndarray) -> Any:
     return g
 
 
-def _call_hooks(hooks: list | None, g: Any, create_graph: bool) -> Any:
+def _check_versions(entry: Entry, saved: tuple) -> None:
+    """Raise when an array ``entry`` saved was written (through minigrad) after it was saved."""
+    n_in = len(entry.parents)
+    for k, a in enumerate(saved):
+        if type(a) is not np.ndarray:
+            continue
+        changed = _versions.changed_since(a, entry.epoch)
+        if changed is not None:
+            what = f"input {k}" if k < n_in else f"output {k - n_in}"
+            raise RuntimeError(
+                f"backward: a tensor of shape {a.shape} ({what} of {entry.op.name}) was modified "
+                f"in place after {entry.op.name} (tape #{entry.index}) saved it: version "
+                f"{changed[0]}, expected {changed[1]}. Its gradient would be computed at the new "
+                "value: build the graph again after the update (or update after backward)")
+
+
+def _call_hooks(hooks: list | None, g: Any, create_graph: bool, owner: Any = None) -> Any:
     for hook in hooks or ():
         t = g if create_graph else Tensor._make(g, None)
         r = hook(t)
@@ -109,6 +126,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
     leaf_grads: dict[int, Any] = {}
     leaves: dict[int, Tensor] = {}
     heap: list[tuple[int, Entry]] = []
+    done: list[Entry] = []  # entries to free once the whole backward succeeded
 
     def send(parent: Any, slot: int, g: Any) -> None:
         if isinstance(parent, Entry):
@@ -128,70 +146,82 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
         for root, seed in zip(roots, seeds, strict=True):
             send(root._entry if root._entry is not None else root, root._slot, seed)
         heappop, heappush = heapq.heappop, heapq.heappush
-        while heap:
-            entry = heappop(heap)[1]
-            grads: list = entry.grads  # type: ignore[assignment]
-            entry.grads = None
-            saved = entry.saved
-            if saved is None:
-                raise RuntimeError(
-                    f"backward: tape entry #{entry.index} ({entry.op.name}) was freed by an "
-                    "earlier backward; pass retain_graph=True to the first backward to "
-                    "differentiate the same graph twice")
-            op = entry.op
-            parents = entry.parents
-            n_in = len(parents)
-            if create_graph:
-                if op.fused:
+        try:
+            while heap:
+                entry = heappop(heap)[1]
+                grads: list = entry.grads  # type: ignore[assignment]
+                entry.grads = None
+                saved = entry.saved
+                if saved is None:
                     raise RuntimeError(
-                        f"{op.name}: this fused kernel's backward cannot be differentiated "
-                        "again; build the layer with impl='reference' for higher-order gradients")
-                ans, ins = _tensor_args(entry)
-            else:
-                ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
-                ins = list(saved[:n_in])
-            if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
-                _visit_outputs(entry, grads, ans, xp, create_graph, interior)
-            g = grads[0] if entry.n_out == 1 else tuple(grads)
-            if op.fused:  # a hand-written kernel may skip the gradients nobody reads
-                needs = tuple(p is not None for p in parents)
-                result = op.vjp(xp, g, ans, *ins, aux=entry.aux, needs=needs,  # type: ignore
-                                **entry.params)
-            elif entry.aux is None:
-                result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
-            else:
-                result = op.vjp(xp, g, ans, *ins, aux=entry.aux, **entry.params)  # type: ignore
-
-            if type(result) is not tuple:
-                result = (result,)
-            if len(result) != n_in:
-                raise ValueError(f"{op.name} (tape #{entry.index}): backward gave "
-                                 f"{len(result)} gradients for {n_in} inputs")
-            slots = entry.slots
-            for i in range(n_in):
-                parent = parents[i]
-                r = result[i]
-                if parent is None or r is None:
-                    continue
-                like = saved[i]
-                if r.shape != like.shape or r.dtype != like.dtype:
-                    r = _fit(entry, i, r, like)
-                if type(parent) is Entry:  # inline send(): the common case, kept cheap
-                    pg = parent.grads
-                    if pg is None:
-                        parent.grads = pg = [None] * parent.n_out
-                        heappush(heap, (-parent.index, parent))
-                    old = pg[slots[i]]
-                    pg[slots[i]] = r if old is None else old + r
+                        f"backward: tape entry #{entry.index} ({entry.op.name}) was freed by an "
+                        "earlier backward; pass retain_graph=True to the first backward to "
+                        "differentiate the same graph twice")
+                if entry.epoch != _versions.clock:  # something was written since it was recorded
+                    _check_versions(entry, saved)
+                op = entry.op
+                parents = entry.parents
+                n_in = len(parents)
+                if create_graph:
+                    if op.fused:
+                        raise RuntimeError(
+                            f"{op.name}: this fused kernel's backward cannot be differentiated "
+                            "again; build the layer with impl='reference' for higher-order "
+                            "gradients")
+                    ans, ins = _tensor_args(entry)
                 else:
-                    send(parent, slots[i], r)
-            if not retain_graph:
-                entry.saved = entry.aux = None
-                entry.freed = True
+                    ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
+                    ins = list(saved[:n_in])
+                if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
+                    _visit_outputs(entry, grads, ans, xp, create_graph, interior)
+                g = grads[0] if entry.n_out == 1 else tuple(grads)
+                if op.fused:  # a hand-written kernel may skip the gradients nobody reads
+                    needs = tuple(p is not None for p in parents)
+                    result = op.vjp(xp, g, ans, *ins, aux=entry.aux, needs=needs,  # type: ignore
+                                    **entry.params)
+                elif entry.aux is None:
+                    result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
+                else:
+                    result = op.vjp(xp, g, ans, *ins, aux=entry.aux, **entry.params)  # type: ignore
 
+                if type(result) is not tuple:
+                    result = (result,)
+                if len(result) != n_in:
+                    raise ValueError(f"{op.name} (tape #{entry.index}): backward gave "
+                                     f"{len(result)} gradients for {n_in} inputs")
+                slots = entry.slots
+                for i in range(n_in):
+                    parent = parents[i]
+                    r = result[i]
+                    if parent is None or r is None:
+                        continue
+                    like = saved[i]
+                    if r.shape != like.shape or r.dtype != like.dtype:
+                        r = _fit(entry, i, r, like)
+                    tp = type(parent)
+                    if tp is Entry or tp is LockingEntry:  # inline send(): the common case
+                        pg = parent.grads
+                        if pg is None:
+                            parent.grads = pg = [None] * parent.n_out
+                            heappush(heap, (-parent.index, parent))
+                        old = pg[slots[i]]
+                        pg[slots[i]] = r if old is None else old + r
+                    else:
+                        send(parent, slots[i], r)
+                if not retain_graph:
+                    done.append(entry)
+        except BaseException:
+            # An error (a version check, a hook, a rule) stops the walk: the entries still
+            # waiting drop their partial gradients, so that a later backward starts clean.
+            for _, waiting in heap:
+                waiting.grads = None
+            raise
+
+        for key, leaf in leaves.items():  # every hook first: one may raise
+            if leaf._hooks:
+                leaf_grads[key] = _call_hooks(leaf._hooks, leaf_grads[key], create_graph, leaf)
         for key, leaf in leaves.items():
-            g = _call_hooks(leaf._hooks, leaf_grads[key], create_graph)
-            leaf_grads[key] = g
+            g = leaf_grads[key]
             if capture is not None:
                 if key in capture:
                     capture[key] = g
@@ -201,6 +231,14 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), None)
             else:
                 leaf.grad = Tensor._make(leaf.grad.data + g, None)
+        # NOTE: the graph is freed only now, after the walk and the hooks succeeded: an error
+        # anywhere above leaves it whole (and .grad untouched), so a fixed call can run again.
+        for entry in done:  # Entry.release, inlined
+            entry.saved = entry.aux = None
+            entry.freed = True
+            if entry.locked is not None:
+                _versions.unlock(entry.locked)
+                entry.locked = None
     return leaf_grads
 
 

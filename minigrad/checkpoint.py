@@ -18,8 +18,13 @@ Formats, chosen by the file name:
   the optional ``safetensors`` package: ``pip install minigrad[safetensors]``). Tensors are stored
   under flat names such as ``model/W``, so ``safetensors.torch.load_file`` reads them directly;
   everything else is a JSON string in the header metadata under the key ``"minigrad"``.
-- anything else: a NumPy ``.npz`` archive, one ``.npy`` member per array plus a JSON member
+- ``*.npz``: a NumPy ``.npz`` archive, one ``.npy`` member per array plus a JSON member
   ``__metadata__``. It is read with ``allow_pickle=False``.
+
+:func:`save` refuses any other suffix (:func:`check_path` checks a name up front) and containers
+nested deeper than :data:`MAX_DEPTH`, so every file it writes loads. :func:`load` recognises a
+PyTorch ``.pt`` file (or any pickle) and says how to convert it (to safetensors) instead of
+reading it.
 
 Loading never unpickles and never runs code from the file. Saving is atomic: the data is written to
 a temporary file in the destination directory, flushed and fsynced, then moved over the old file
@@ -39,7 +44,13 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["SEPARATOR", "CheckpointError", "load", "save"]
+__all__ = ["MAX_DEPTH", "SEPARATOR", "CheckpointError", "check_path", "load", "save"]
+
+#: The deepest nesting of containers (dicts, lists, tuples) a checkpoint may hold: the top-level
+#: dict is not counted, ``{"a": {"b": 1}}`` has depth 1. :func:`save` refuses deeper states with a
+#: CheckpointError, and :func:`load` refuses files that claim more, so every saved file loads
+#: (the JSON metadata stays far below the parser's own recursion limit).
+MAX_DEPTH = 64
 
 #: Joins nested keys into flat array names (``{"model": {"W": ...}}`` -> ``model/W``). Keys may
 #: not contain it.
@@ -84,7 +95,11 @@ def _describe(path: tuple[str, ...]) -> str:
 def _encode(
     value: Any, path: tuple[str, ...], arrays: dict[str, np.ndarray], active: set[int]
 ) -> Any:
-    """Encode ``value`` as a JSON-able node, collecting arrays into ``arrays``."""
+    """Encode ``value`` as a JSON-able node, collecting arrays into ``arrays``.
+
+    ``len(path)`` is the number of containers around ``value``; a container deeper than
+    :data:`MAX_DEPTH` is refused here, so that whatever :func:`save` writes, :func:`load` reads.
+    """
     if value is None or isinstance(value, bool | str):
         return value
     array = _as_array(value)  # before int/float: numpy scalars are stored as 0-d arrays
@@ -102,6 +117,11 @@ def _encode(
         arrays[name] = array
         return {"array": name}
     if isinstance(value, Mapping | list | tuple):
+        if len(path) > MAX_DEPTH:
+            raise CheckpointError(
+                f"checkpoint entry {_describe(path[:3])}/... is nested more than {MAX_DEPTH} "
+                f"containers deep; checkpoints allow at most {MAX_DEPTH} (flatten the state)"
+            )
         if id(value) in active:
             raise ValueError(f"checkpoint entry {_describe(path)!r} contains itself")
         active.add(id(value))
@@ -158,13 +178,18 @@ def _encode_items(
     return items
 
 
-def _decode(node: Any, arrays: Mapping[str, np.ndarray], where: str) -> Any:
-    """Inverse of :func:`_encode`."""
+def _decode(node: Any, arrays: Mapping[str, np.ndarray], where: str, depth: int = 0) -> Any:
+    """Inverse of :func:`_encode`; ``depth`` counts the containers around ``node``."""
     if node is None or isinstance(node, bool | int | float | str):
         return node
     if isinstance(node, list) or not isinstance(node, dict) or len(node) != 1:
         raise CheckpointError(f"{where}: malformed metadata node {node!r:.80}")
     ((kind, payload),) = node.items()
+    if kind in ("dict", "list", "tuple") and depth > MAX_DEPTH:
+        raise CheckpointError(
+            f"{where}: the checkpoint nests containers more than {MAX_DEPTH} deep, which minigrad "
+            "never writes"
+        )
     if kind == "array":
         if not isinstance(payload, str) or payload not in arrays:
             raise CheckpointError(f"{where}: the file lacks the array {payload!r}")
@@ -179,10 +204,10 @@ def _decode(node: Any, arrays: Mapping[str, np.ndarray], where: str) -> Any:
                 and not isinstance(item[0], bool)
             ):
                 raise CheckpointError(f"{where}: malformed dict item {item!r:.80}")
-            out[item[0]] = _decode(item[1], arrays, where)
+            out[item[0]] = _decode(item[1], arrays, where, depth + 1)
         return out
     if kind in ("list", "tuple") and isinstance(payload, list):
-        items = [_decode(v, arrays, where) for v in payload]
+        items = [_decode(v, arrays, where, depth + 1) for v in payload]
         return tuple(items) if kind == "tuple" else items
     if kind == "int" and isinstance(payload, str):
         try:
@@ -215,7 +240,7 @@ def _unflatten(meta_text: str, arrays: Mapping[str, np.ndarray], where: str) -> 
             f"{where}: checkpoint format version {meta.get('version')!r} is not supported "
             f"(this minigrad reads version {_VERSION})"
         )
-    result = _decode(meta["tree"], arrays, where)
+    result = _decode(meta["tree"], arrays, where, 0)  # the top-level dict is at depth 0
     if not isinstance(result, dict):
         raise CheckpointError(f"{where}: the top level of the checkpoint is not a dict")
     return result
@@ -311,6 +336,41 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.close(dir_fd)
 
 
+#: The file names :func:`save` writes: the suffix selects the format.
+SUFFIXES = (".npz", ".safetensors")
+
+_TORCH_HINT = (
+    "minigrad never unpickles, so it cannot read PyTorch's torch.save format; convert the tensors "
+    "to safetensors in PyTorch (from safetensors.torch import save_file; "
+    "save_file(torch.load(path), 'model.safetensors')) and load that file"
+)
+
+
+def check_path(path: PathLike) -> Path:
+    """``path`` as a Path if :func:`save` can write there, else an error saying why.
+
+    The name must end in ``.npz`` or ``.safetensors`` (ValueError) and its directory must exist
+    (FileNotFoundError). A command line can call this before any work starts.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        hint = ""
+        if path.suffix.lower() in (".pt", ".pth", ".bin", ".ckpt"):
+            hint = " (minigrad does not write PyTorch's pickle-based formats; use .safetensors to "
+            hint += "share weights with PyTorch)"
+        raise ValueError(
+            f"checkpoint file name {str(path)!r} must end in .npz or .safetensors{hint}"
+        )
+    directory = path.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"cannot save checkpoint {path}: the directory {directory} does not exist"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save checkpoint {path}: it is a directory")
+    return path
+
+
 def save(state: Mapping[Any, Any], path: PathLike, *, compress: bool = False) -> None:
     """Save a (nested) state dict to ``path`` atomically.
 
@@ -318,16 +378,22 @@ def save(state: Mapping[Any, Any], path: PathLike, *, compress: bool = False) ->
         state: a dict of arrays / tensors / plain values / nested containers (see the module
             docstring). Keys are ``str`` (non-empty, without ``"/"``, ``"\\"`` or control
             characters) or ``int``.
-        path: destination; ``*.safetensors`` selects safetensors, anything else ``.npz``.
+        path: destination, ending in ``.safetensors`` (safetensors) or ``.npz``.
         compress: deflate the ``.npz`` members (ignored for safetensors).
+
+    Everything is checked before the file system is touched; a failed save never changes an
+    existing file at ``path``.
 
     Raises:
         TypeError: a value that cannot be stored (e.g. an object array or an arbitrary object).
-        ValueError: a key containing ``"/"``, an empty key, or a self-containing structure.
+        ValueError: a file name without the ``.npz`` or ``.safetensors`` suffix, a key
+            containing ``"/"``, an empty key, or a self-containing structure.
+        CheckpointError: (a ``ValueError``) containers nested deeper than :data:`MAX_DEPTH`.
         ImportError: ``.safetensors`` requested but the package is not installed.
+        FileNotFoundError: the directory does not exist.
         OSError: the file cannot be written; any previous file at ``path`` is left as it was.
     """
-    path = Path(path)
+    path = check_path(path)
     arrays, meta = _flatten(state)
     if _is_safetensors(path):
         _safetensors_numpy()  # fail early, before touching the file system
@@ -345,8 +411,28 @@ def _writeable(array: np.ndarray) -> np.ndarray:
     return array if array.flags.writeable else array.copy()
 
 
+def _pickle_kind(path: Path) -> str | None:
+    """What kind of pickle-based file ``path`` is, in words, or None if it is not one."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head[:1] == b"\x80":  # the pickle protocol opcode
+        return "a Python pickle (such as a PyTorch checkpoint in torch.save's legacy format)"
+    if head != b"PK":
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if any(n.endswith("data.pkl") for n in zf.namelist()):
+                return "a PyTorch checkpoint (torch.save)"
+    except (zipfile.BadZipFile, OSError):
+        pass
+    return None
+
+
 def _load_npz(path: Path) -> dict[Any, Any]:
     where = str(path)
+    kind = _pickle_kind(path)
+    if kind is not None:
+        raise CheckpointError(f"{where} is {kind}; {_TORCH_HINT}")
     # Open the file ourselves so that it is closed even when numpy fails half-way.
     with open(path, "rb") as fh:
         try:
@@ -356,6 +442,13 @@ def _load_npz(path: Path) -> dict[Any, Any]:
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise CheckpointError(f"cannot read checkpoint {where}: not an .npz archive")
         with archive:
+            members = set(archive.zip.namelist()) if archive.zip is not None else set()
+            for name in archive.files:
+                if name + ".npy" not in members:
+                    raise CheckpointError(
+                        f"{where}: the archive member {name!r} is not a .npy array; a minigrad "
+                        "checkpoint holds only .npy members"
+                    )
             try:
                 arrays = {name: _writeable(archive[name]) for name in archive.files}
             except Exception as e:  # as above

@@ -24,8 +24,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .tape import Entry, _state
+from .tape import Entry, LockingEntry, _state
 from .tensor import Tensor
+from .versions import _locks
+from .versions import lock as _lock
 
 
 class Primitive:
@@ -121,6 +123,7 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
 
     parents: list[Any] = []
     slots: list[int] = []
+    locked: list[np.ndarray] | None = None
     for i, a in enumerate(args):
         if type(a) is float or type(a) is int:
             parents.append(None)
@@ -130,16 +133,23 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
         slots.append(a._slot)
         if src is None:
             arr = arrays[i]
-            if arr.flags.writeable:  # a leaf's array: save a read-only view of it
-                arr = arr.view()
-                arr.setflags(write=False)
-                arrays[i] = arr
+            # A leaf's array: read-only while this entry holds it (minigrad.versions), so that
+            # a write bypassing minigrad fails instead of changing what backward reads.
+            if (arr.flags.writeable or id(arr) in _locks) and _lock(arr):
+                if locked is None:
+                    locked = []
+                locked.append(arr)
             parents.append(a if a._rg else None)
         else:
             parents.append(src)
     for o in outs:
         o.setflags(write=False)  # saved for backward: mutating it must fail loudly
-    entry = Entry(op, tuple(parents), tuple(slots), (*arrays, *outs), params, op.n_out)
+    if locked:
+        entry: Entry = LockingEntry(op, tuple(parents), tuple(slots), (*arrays, *outs), params,
+                                    op.n_out)
+        entry.locked = tuple(locked)
+    else:
+        entry = Entry(op, tuple(parents), tuple(slots), (*arrays, *outs), params, op.n_out)
     entry.aux = aux
     if state.anomaly:
         from .anomaly import remember_origin

@@ -24,6 +24,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import versions as _versions
+
 if TYPE_CHECKING:
     from .primitive import Primitive
 
@@ -41,7 +43,7 @@ class Entry:
 
     __slots__ = (
         "index", "op", "parents", "slots", "saved", "params", "n_out",
-        "aux", "grads", "hooks", "freed", "grad_norm", "__weakref__",
+        "aux", "grads", "hooks", "freed", "grad_norm", "epoch", "locked", "__weakref__",
     )
 
     def __init__(self, op: Primitive, parents: tuple, slots: tuple, saved: tuple,
@@ -58,9 +60,34 @@ class Entry:
         self.hooks: dict[int, list[Callable]] | None = None  # hooks on interior tensors, by slot
         self.freed = False
         self.grad_norm: float | None = None  # set by backward while a user Tape watches
+        self.epoch = _versions.clock  # the write clock at recording: see minigrad.versions
+        self.locked: tuple | None = None  # leaf arrays this entry holds read-only
+
+    def release(self) -> None:
+        """Free the saved values (backward does, unless the graph is retained)."""
+        self.saved = self.aux = None
+        self.freed = True
+        locked, self.locked = self.locked, None
+        if locked is not None:
+            _versions.unlock(locked)
 
     def __repr__(self) -> str:
         return f"<Entry #{self.index} {self.op.name}>"
+
+
+class LockingEntry(Entry):
+    """An entry that saved a leaf's array and made it read-only (see :mod:`minigrad.versions`):
+    when the graph dies without a backward, the array becomes writeable again.
+
+    A subclass, so that only entries that hold a leaf's array pay for ``__del__``."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        locked = self.locked
+        if locked is not None:
+            self.locked = None
+            _versions.unlock(locked)
 
 
 class Tape:

@@ -226,6 +226,58 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
+    # ---- in-place: write into ``self.data`` itself (rules in minigrad.inplace) ------------
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was written through minigrad (PyTorch's name).
+
+        Shared by every tensor over the same memory (``detach()``, views)."""
+        return _versions.version(self.data)
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self += alpha * other`` in place; returns self."""
+        return _inplace.add_(self, other, alpha)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self -= alpha * other`` in place; returns self."""
+        return _inplace.sub_(self, other, alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return _inplace.mul_(self, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return _inplace.div_(self, other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return _inplace.clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def fill_(self, value: Any) -> Tensor:
+        return _inplace.fill_(self, value)
+
+    def zero_(self) -> Tensor:
+        return _inplace.zero_(self)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast, converted to this tensor's dtype) into this tensor."""
+        return _inplace.copy_(self, src)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        _inplace.setitem(self, index, value)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return _inplace.add_(self, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return _inplace.sub_(self, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return _inplace.mul_(self, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return _inplace.div_(self, other)
+
     # comparisons and logic give tensors that never require grad
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return ops.equal(self, other)
@@ -355,8 +407,10 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 # Imported last: ops and primitives need Tensor, and Tensor's methods need them at call time.
+from . import inplace as _inplace  # noqa: E402
 from . import ops  # noqa: E402
 from . import primitives as P  # noqa: E402
+from . import versions as _versions  # noqa: E402
 from .primitive import apply as _apply  # noqa: E402
 
 _NO_PARAMS: dict[str, Any] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import os
 import pickle
 import sys
@@ -483,3 +484,94 @@ def test_missing_safetensors_names_the_extra(
     (tmp_path / "y.safetensors").write_bytes(b"12345678")
     with pytest.raises(ImportError, match=r"pip install minigrad\[safetensors\]"):
         load(tmp_path / "y.safetensors")
+
+
+# ----------------------------------------------------------------------------- depth limit
+
+
+def nested(depth: int, leaf: Any = 1, kind: str = "dict") -> Any:
+    """A value inside ``depth`` containers (dicts, or lists)."""
+    for _ in range(depth):
+        leaf = {"a": leaf} if kind == "dict" else [leaf]
+    return leaf
+
+
+@pytest.mark.parametrize("name", FORMATS)
+@pytest.mark.parametrize("kind", ["dict", "list"])
+def test_every_depth_save_accepts_loads(tmp_path: Path, name: str, kind: str) -> None:
+    state = {"x": nested(checkpoint.MAX_DEPTH - 1, np.arange(3), kind)}
+    save(state, tmp_path / name)
+    assert_same_tree(state, load(tmp_path / name))
+
+
+@pytest.mark.parametrize("depth", [checkpoint.MAX_DEPTH + 1, 400, 500, 5000])
+def test_too_deep_is_a_checkpoint_error_at_save(tmp_path: Path, depth: int) -> None:
+    # Before: depth 400 saved but load raised RecursionError; depth 500 raised RecursionError.
+    path = tmp_path / "c.npz"
+    save({"v": 1}, path)
+    old = path.read_bytes()
+    for kind in ("dict", "list"):
+        with pytest.raises(CheckpointError, match=f"at most {checkpoint.MAX_DEPTH}"):
+            save({"x": nested(depth, kind=kind)}, path)
+    assert path.read_bytes() == old and only_file(tmp_path) == ["c.npz"]
+
+
+def test_a_file_claiming_deeper_nesting_is_refused(tmp_path: Path) -> None:
+    node: Any = 1
+    for _ in range(checkpoint.MAX_DEPTH + 1):
+        node = {"list": [node]}
+    meta = json.dumps({"format": "minigrad-checkpoint", "version": 1,
+                       "tree": {"dict": [["x", node]]}})
+    path = tmp_path / "deep.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open("__metadata__.npy", "w") as m:
+        np.lib.format.write_array(m, np.frombuffer(meta.encode(), np.uint8))
+    with pytest.raises(CheckpointError, match="deep.npz: the checkpoint nests containers more"):
+        load(path)
+
+
+# ----------------------------------------------------------------------------- names and formats
+
+
+@pytest.mark.parametrize("name,hint", [
+    ("model.pt", "use .safetensors to share weights with PyTorch"),
+    ("model.pth", "PyTorch"),
+    ("model.txt", "must end in .npz or .safetensors"),
+    ("model", "must end in .npz or .safetensors"),
+])
+def test_save_refuses_other_suffixes_and_keeps_files(tmp_path: Path, name: str, hint: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"precious")
+    with pytest.raises(ValueError, match=hint):
+        save({"v": 1}, path)
+    with pytest.raises(ValueError, match="must end in .npz or .safetensors"):
+        checkpoint.check_path(path)
+    assert path.read_bytes() == b"precious" and only_file(tmp_path) == [name]
+
+
+def test_check_path(tmp_path: Path) -> None:
+    assert checkpoint.check_path(str(tmp_path / "a.NPZ")) == tmp_path / "a.NPZ"
+    with pytest.raises(FileNotFoundError, match="the directory .*nodir does not exist"):
+        checkpoint.check_path(tmp_path / "nodir" / "x.npz")
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="it is a directory"):
+        checkpoint.check_path(tmp_path / "d.npz")
+
+
+def test_npz_member_that_is_not_an_array(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    save({"w": np.arange(3)}, path)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("notes.txt", "hello")
+    with pytest.raises(CheckpointError, match="member 'notes.txt' is not a .npy array"):
+        load(path)
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
+def test_loading_a_pytorch_file_says_what_it_is(tmp_path: Path, zipped: bool) -> None:
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=zipped)
+    what = "a PyTorch checkpoint .torch.save." if zipped else "a Python pickle .such as a PyTorch"
+    with pytest.raises(CheckpointError, match=f"model.pt is {what}.*minigrad never unpickles.*"
+                       "safetensors"):
+        load(path)

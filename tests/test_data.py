@@ -174,6 +174,50 @@ def test_train_test_split_stratified() -> None:
     assert np.all(np.abs(np.bincount(yte) - 0.25 * counts) <= 0.5)
 
 
+@pytest.mark.parametrize("test_size", [6, 0.3, 2, 1, 19, 0.05])
+def test_stratified_split_has_the_exact_size_from_the_issue(test_size: float) -> None:
+    # 20 rows in 4 labels of 5: per-label rounding gave 8 test rows for 6 or 0.3, and refused 2.
+    X = np.arange(40).reshape(20, 2)
+    y = np.repeat(np.arange(4), 5)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, seed=0, stratify=True)
+    n_test = test_size if isinstance(test_size, int) else round(test_size * 20)
+    assert yte.size == n_test and ytr.size == 20 - n_test
+    per_label = np.bincount(yte, minlength=4)
+    assert per_label.max() - per_label.min() <= 1  # equal shares, the remainder spread one each
+    assert sorted(np.concatenate([Xtr[:, 0], Xte[:, 0]]).tolist()) == list(range(0, 40, 2))
+    assert np.array_equal(Xte[:, 0] // 10, yte) and np.array_equal(Xtr[:, 0] // 10, ytr)
+
+
+@given(counts=st.lists(st.integers(1, 30), min_size=1, max_size=8), data=st.data())
+def test_stratified_split_is_largest_remainder(counts: list[int], data: Any) -> None:
+    n = sum(counts)
+    if n < 2:
+        return
+    n_test = data.draw(st.integers(1, n - 1))
+    y = np.repeat(np.arange(len(counts)), counts)
+    rng = np.random.default_rng(0)
+    y = y[rng.permutation(n)]
+    _, _, ytr, yte = train_test_split(np.zeros((n, 1)), y, test_size=n_test, seed=1,
+                                      stratify=True)
+    got = np.bincount(yte, minlength=len(counts))
+    assert got.sum() == n_test and np.array_equal(got + np.bincount(ytr, minlength=len(counts)),
+                                                  counts)
+    share = n_test * np.array(counts) / n
+    assert np.all(got >= np.floor(share)) and np.all(got <= np.floor(share) + 1)
+    assert np.all(got - share < 1) and np.all(share - got < 1)
+    # the extra rows go to the largest fractional parts: nobody with a smaller remainder got one
+    # while somebody with a larger one did not
+    frac = share - np.floor(share)
+    extra = got > np.floor(share)
+    if extra.any() and (~extra).any():
+        assert frac[extra].min() >= frac[~extra].max() - 1e-9
+
+
+def test_stratified_split_needs_one_label_per_row() -> None:
+    with pytest.raises(ValueError, match="y must be 1-D, got shape \\(10, 2\\)"):
+        train_test_split(np.zeros((10, 2)), np.zeros((10, 2)), stratify=True)
+
+
 @pytest.mark.parametrize("test_size", [0.0, 1.0, 0, 10, -1, True, "0.2"])
 def test_train_test_split_bad_test_size(test_size: object) -> None:
     with pytest.raises(ValueError, match="test_size"):

@@ -260,8 +260,11 @@ def test_saved_residuals_are_read_only() -> None:
     entry = y._entry
     assert entry is not None and entry.saved is not None
     with pytest.raises(ValueError, match="read-only"):
-        entry.saved[0][0] = 5.0  # the leaf's saved view
-    x.data[0] = 1.0  # the leaf itself stays writable for optimizers
+        entry.saved[0][0] = 5.0  # the leaf's own array, saved
+    with pytest.raises(ValueError, match="read-only"):
+        x.data[0] = 1.0  # read-only while the graph lives (writes go through x.copy_ etc.)
+    y.sum().backward()
+    x.data[0] = 1.0  # backward freed the graph: writeable again
 
 
 # ---- numerical stability at |x| = 1e4 --------------------------------------------------------

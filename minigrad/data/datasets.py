@@ -168,9 +168,11 @@ def train_test_split(
         test_size: a fraction in (0, 1) of the rows (rounded, at least 1 and leaving at least 1
             for training), or an absolute number of test rows.
         seed: seed for :func:`numpy.random.default_rng`; the same seed gives the same split.
-        stratify: keep the label proportions of ``y`` in both parts (each label is split with
-            the same fraction; ``test_size`` is then the fraction or count per whole data set,
-            distributed over the labels).
+        stratify: keep the label proportions of ``y`` (1-D) in both parts. The test size is
+            exactly the one asked for; it is shared among the labels in proportion to their
+            counts by the largest-remainder method (each label gets the floor of its share,
+            and the rows still missing go to the labels with the largest fractional parts), so
+            any size from 1 to ``n - 1`` works.
 
     Raises:
         ValueError: mismatched lengths or an impossible ``test_size``.
@@ -188,20 +190,38 @@ def train_test_split(
         perm = rng.permutation(n)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
     else:
-        fraction = n_test / n
+        if y.ndim != 1:
+            raise ValueError(
+                f"stratify needs one label per row: y must be 1-D, got shape {y.shape}"
+            )
+        labels, codes = np.unique(y, return_inverse=True)
+        counts = np.bincount(codes, minlength=labels.size)
+        per_label = _largest_remainder(n_test, counts)
         test_parts, train_parts = [], []
-        for label in np.unique(y):
-            rows = rng.permutation(np.flatnonzero(y == label))
-            k = int(round(fraction * rows.size))
+        for code, k in enumerate(per_label):
+            rows = rng.permutation(np.flatnonzero(codes == code))
             test_parts.append(rows[:k])
             train_parts.append(rows[k:])
         test_idx = rng.permutation(np.concatenate(test_parts))
         train_idx = rng.permutation(np.concatenate(train_parts))
-        if test_idx.size == 0 or train_idx.size == 0:
-            raise ValueError(
-                f"test_size={test_size!r} leaves an empty part after stratifying {n} rows"
-            )
     return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+
+
+def _largest_remainder(total: int, counts: np.ndarray) -> list[int]:
+    """Split ``total`` over groups in proportion to ``counts``, exactly (Hamilton's method).
+
+    Each group gets the floor of its share ``total * count / n``; the rows still missing go one
+    each to the groups with the largest fractional parts (ties to the earlier group). The parts
+    add up to ``total`` and no group gets more than its count.
+    """
+    n = int(counts.sum())
+    exact = [total * int(c) for c in counts]  # shares times n, in integers: no rounding
+    parts = [e // n for e in exact]
+    short = total - sum(parts)
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-(exact[i] % n), i))
+    for i in by_remainder[:short]:
+        parts[i] += 1
+    return parts
 
 
 def _resolve_test_size(test_size: float | int, n: int) -> int:

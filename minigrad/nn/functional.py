@@ -56,6 +56,12 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(valid indices are 0..{n - 1})")
+    if padding_idx is not None:
+        if (isinstance(padding_idx, bool) or not isinstance(padding_idx, int | np.integer)
+                or not -n <= padding_idx < n):
+            raise ValueError(f"embedding: padding_idx must be an integer in [{-n}, {n - 1}] for "
+                             f"{n} embeddings, got {padding_idx!r}")
+        padding_idx = int(padding_idx) % n  # -1 is the last row, as in PyTorch
     out = ops.gather(weight, idx, axis=0)
     if padding_idx is not None and out.requires_grad:
         keep = np.expand_dims(idx != padding_idx, -1)
@@ -95,7 +101,12 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape``
     axes, with the biased variance (divide by the count), as in PyTorch."""
     x = lift(x)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    raw = (tuple(normalized_shape) if isinstance(normalized_shape, Sequence | np.ndarray)
+           else (normalized_shape,))
+    if any(isinstance(n, bool) or not isinstance(n, int | np.integer) for n in raw):
+        raise TypeError(f"layer_norm: normalized_shape must hold integers, got "
+                        f"{normalized_shape!r}")
+    shape = tuple(int(n) for n in raw)
     axes = _normalized_axes(x, shape, "layer_norm")
     mu = ops.mean(x, axes, keepdims=True)
     d = x - mu

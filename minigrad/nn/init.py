@@ -2,7 +2,8 @@
 
 Every random draw in :mod:`minigrad.nn` (initial weights, dropout masks) comes from one
 module-level :class:`numpy.random.Generator` unless a layer or call is given its own ``rng``.
-:func:`manual_seed` reseeds it, so
+:func:`manual_seed` reseeds that generator *in place* (the same object gets a fresh state), so a
+layer that holds it, or looks it up at each call, draws the reseeded sequence:
 
     >>> from minigrad import nn
     >>> nn.manual_seed(0)
@@ -12,8 +13,8 @@ module-level :class:`numpy.random.Generator` unless a layer or call is given its
     >>> bool((a == b).all())
     True
 
-The ``*_`` functions fill a tensor in place (its ``.data`` is replaced by a fresh array of the same
-shape and dtype, so an array that a recorded graph saved is never overwritten) and return it.
+The ``*_`` functions fill a tensor in place, writing through minigrad (so its version counter moves
+and a graph that saved the old values refuses to backpropagate through them), and return it.
 The fans of a weight of shape ``(out, in, *k)`` are ``fan_in = in * prod(k)`` and
 ``fan_out = out * prod(k)``, as in PyTorch.
 """
@@ -24,6 +25,7 @@ import math
 
 import numpy as np
 
+from ..optim._functional import write_
 from ..tensor import Tensor
 
 __all__ = [
@@ -35,14 +37,20 @@ __all__ = [
 _generator = np.random.default_rng()
 
 
-def manual_seed(seed: int) -> None:
-    """Reseed the generator that :mod:`minigrad.nn` draws from."""
-    global _generator
-    _generator = np.random.default_rng(seed)
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed the generator that :mod:`minigrad.nn` draws from, in place; returns it.
+
+    The generator object stays the same (its bit generator gets the state of
+    ``numpy.random.default_rng(seed)``), so every holder of it sees the new sequence.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"manual_seed: seed must be a non-negative integer, got {seed!r}")
+    _generator.bit_generator.state = np.random.default_rng(int(seed)).bit_generator.state
+    return _generator
 
 
 def default_generator() -> np.random.Generator:
-    """The module-level generator (replaced, not mutated, by :func:`manual_seed`)."""
+    """The module-level generator (always the same object; :func:`manual_seed` reseeds it)."""
     return _generator
 
 
@@ -82,7 +90,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    t.data = np.asarray(values, dtype=t.data.dtype).reshape(t.shape)
+    write_(t, np.asarray(values, dtype=t.data.dtype).reshape(t.shape))
     return t
 
 

@@ -37,6 +37,22 @@ def _float_dtype(dtype: Any, who: str) -> np.dtype:
     return dt
 
 
+def _same_float_dtype(x: Any, weight: Tensor, who: str) -> Tensor:
+    """``x`` as a Tensor; an error if it is floating point with a dtype other than the weight's.
+
+    NOTE: promotion would quietly compute a float32 layer in float64 on a float64 input (and
+    hand back float64 gradients for float32 weights); every layer with weights refuses instead,
+    with the same message as the recurrent layers.
+    """
+    x = lift(x)
+    if x.dtype.kind == "f" and x.dtype != weight.dtype:
+        want = weight.dtype
+        raise TypeError(f"{who}: input dtype {x.dtype} differs from the layer's {want}; convert "
+                        f"with x.{'float' if want == np.float32 else 'double'}() or build the "
+                        f"layer with dtype={x.dtype}")
+    return x
+
+
 def _positive(value: Any, name: str, who: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
@@ -47,7 +63,8 @@ class Linear(Module):
     """``y = x W^T + b``: ``(..., in_features) -> (..., out_features)``.
 
     ``weight`` has shape ``(out_features, in_features)`` and ``bias`` ``(out_features,)``, both
-    drawn from U(-k, k) with k = 1 / sqrt(in_features), as PyTorch initialises them.
+    drawn from U(-k, k) with k = 1 / sqrt(in_features), as PyTorch initialises them. A floating
+    input must have the layer's dtype (TypeError otherwise).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
@@ -65,7 +82,7 @@ class Linear(Module):
             self.bias = Parameter(gen.uniform(-k, k, self.out_features).astype(dt))
 
     def forward(self, x: Any) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(_same_float_dtype(x, self.weight, "Linear"), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -159,6 +176,8 @@ class LayerNorm(Module):
                 self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
 
     def forward(self, x: Any) -> Tensor:
+        if self.weight is not None:
+            x = _same_float_dtype(x, self.weight, "LayerNorm")
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -243,16 +262,19 @@ class Sequential(Module):
         self._add(str(len(self)), module)
         return self
 
+    def _items(self) -> list[tuple[str, Module]]:
+        return [(name, m) for name, m in self._modules.items() if m is not None]
+
     def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
+        for _, m in self._items():
             x = m(x)
         return x
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._items())
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
+        return iter([m for _, m in self._items()])
 
     @overload
     def __getitem__(self, index: int) -> Module: ...
@@ -261,7 +283,7 @@ class Sequential(Module):
     def __getitem__(self, index: slice) -> Sequential: ...
 
     def __getitem__(self, index: int | slice) -> Module | Sequential:
-        items = list(self._modules.items())
+        items = self._items()
         if isinstance(index, slice):
             return Sequential(OrderedDict(items[index]))
         if not -len(items) <= index < len(items):

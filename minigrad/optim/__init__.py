@@ -28,6 +28,8 @@ from minigrad.optim.lr_scheduler import (
     ExponentialLR,
     LambdaLR,
     LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
     StepLR,
 )
 from minigrad.optim.optimizer import Optimizer, ParamLike
@@ -43,9 +45,11 @@ __all__ = [
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "OneCycleLR",
     "Optimizer",
     "ParamLike",
     "RMSprop",
+    "ReduceLROnPlateau",
     "StepLR",
     "lr_scheduler",
 ]

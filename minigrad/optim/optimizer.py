@@ -8,6 +8,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from minigrad.optim._functional import write_
+
 __all__ = ["Optimizer", "ParamLike"]
 
 
@@ -25,8 +27,11 @@ class ParamLike(Protocol):
 
 
 # Group keys every optimizer accepts besides its own hyperparameters: ``initial_lr`` is added by
-# the learning-rate schedulers, ``name`` is free for users.
-_EXTRA_GROUP_KEYS = frozenset({"initial_lr", "name"})
+# the learning-rate schedulers (``max_lr``, ``min_lr``, ``max_momentum`` and ``base_momentum`` by
+# OneCycleLR), ``name`` is free for users.
+_EXTRA_GROUP_KEYS = frozenset(
+    {"initial_lr", "name", "max_lr", "min_lr", "max_momentum", "base_momentum"}
+)
 
 
 def _is_parameter_like(obj: object) -> bool:
@@ -107,6 +112,12 @@ class Optimizer:
         seen: set[int] = set()
         for i, p in enumerate(params):
             self._check_parameter(p, f"parameter {len(self._params) + i}")
+            if getattr(p, "is_leaf", True) is False:
+                raise ValueError(
+                    f"{self._name}: can't optimize a non-leaf Tensor: parameter "
+                    f"{len(self._params) + i} (shape {tuple(p.shape)}) is the result of an op; "
+                    "pass the leaf tensors it was computed from, or x.detach().requires_grad_()"
+                )
             if id(p) in self._positions or id(p) in seen:
                 raise ValueError(
                     f"{self._name}: some parameters appear more than once "
@@ -165,18 +176,23 @@ class Optimizer:
     # ------------------------------------------------------------------ stepping
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear the gradients: set ``.grad = None`` (default) or fill the gradient with zeros."""
+        """Clear the gradients: set ``.grad = None`` (default) or fill the gradient with zeros
+        (in its own array, through minigrad when it is a Tensor)."""
         for p in self._params:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
                 g = p.grad if isinstance(p.grad, np.ndarray) else getattr(p.grad, "data", None)
-                if isinstance(g, np.ndarray):
+                if not isinstance(g, np.ndarray):
+                    p.grad = None
+                elif g is p.grad:
                     g[...] = 0
                 else:
-                    p.grad = None
+                    write_(p.grad, np.zeros_like(g))
 
     def _grad(self, p: Any, position: int) -> np.ndarray | None:
+        """The gradient of ``p`` as an array of the parameter's dtype, checked: None if there is
+        none; ValueError or TypeError (naming the parameter) if it cannot be used."""
         g = p.grad
         if g is None:
             return None
@@ -189,24 +205,46 @@ class Optimizer:
                 f"{self._name}: gradient of parameter {position} has shape {g.shape}, "
                 f"but the parameter has shape {data.shape}"
             )
+        if g.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{self._name}: gradient of parameter {position} has dtype {g.dtype}; "
+                f"expected numbers of the parameter's dtype {data.dtype}"
+            )
         return g.astype(data.dtype, copy=False)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient (parameters with ``grad is None`` are
         skipped). If ``closure`` is given it is called first (to recompute the loss and
-        gradients) and its result is returned."""
+        gradients) and its result is returned.
+
+        All or nothing: every gradient and every group's hyperparameters are checked, and every
+        new value and state is computed on copies, before the first parameter is written. On
+        any error no parameter, state or step count has changed.
+        """
         loss = closure() if closure is not None else None
+        work = []
         for group in self.param_groups:
+            self._check_group(group)
             for p in group["params"]:
                 position = self._positions[id(p)]
+                self._check_parameter(p, f"parameter {position}")
                 grad = self._grad(p, position)
-                if grad is None:
-                    continue
-                data = self._check_parameter(p, f"parameter {position}")
-                state = self.state.setdefault(position, {})
-                if not state:
-                    state.update(self._init_state(data, group))
-                self._update(data, grad, state, group)
+                if grad is not None:
+                    work.append((p, position, grad, group))
+        staged = []
+        for p, position, grad, group in work:
+            value = p.data.copy()
+            state = {
+                k: (v.copy() if isinstance(v, np.ndarray) else v)
+                for k, v in self.state.get(position, {}).items()
+            }
+            if not state:
+                state.update(self._init_state(value, group))
+            self._update(value, grad, state, group)
+            staged.append((p, position, value, state))
+        for p, position, value, state in staged:
+            write_(p, value)
+            self.state[position] = state
         return loss
 
     def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
@@ -348,7 +386,14 @@ class Optimizer:
                     )
                 if arr.dtype.kind not in "fiu":
                     raise ValueError(f"{self._name}: state {k!r} of {what} has dtype {arr.dtype}")
-                out[k] = arr.astype(param.dtype, copy=True)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    cast = arr.astype(param.dtype, copy=True)
+                if arr.dtype.kind == "f" and (np.isfinite(arr) & ~np.isfinite(cast)).any():
+                    raise ValueError(
+                        f"{self._name}: state {k!r} of {what} has finite values that overflow "
+                        f"the parameter's {param.dtype}"
+                    )
+                out[k] = cast
         return out
 
     def __repr__(self) -> str:
