@@ -450,3 +450,32 @@ def test_tape_exit_restores_the_thread_even_on_error_and_out_of_order() -> None:
         b.__exit__(None, None, None)
     with pytest.raises(RuntimeError, match="default tape cannot be entered"):
         default.__enter__()
+
+
+# ---- issue 12: clear errors for what cannot be a tensor --------------------------------------
+@pytest.mark.parametrize("data", [[[1.0, 2.0], [3.0]], [[1, 2], [3, [4]]]])
+def test_ragged_lists_are_refused_clearly(data: list) -> None:
+    with pytest.raises(ValueError, match="tensor: cannot make a tensor from ragged nested"):
+        mg.tensor(data)
+    with pytest.raises(ValueError, match="Tensor: cannot make a tensor from ragged nested"):
+        mg.Tensor(data)
+
+
+@pytest.mark.parametrize("data,what", [
+    (["a", "b"], "a list of str"), ([1.5, "x"], "a list of float, str"),
+    (np.array(["x"]), "a numpy array"), (np.array([1, None], dtype=object), "a numpy array"),
+    ({"a": 1}, "a dict"), (None, "a NoneType"),
+])
+def test_strings_and_objects_are_refused_clearly(data: object, what: str) -> None:
+    with pytest.raises(TypeError, match=f"tensor: cannot make a tensor from {what} "
+                                        r"\(numpy dtype .*\): only booleans and numbers"):
+        mg.tensor(data)
+    with pytest.raises(TypeError, match="only booleans and numbers"):
+        mg.tensor(data, dtype=np.float64)  # numpy would parse "1.5"; PyTorch refuses strings
+
+
+def test_plain_data_still_gets_the_default_dtypes() -> None:
+    assert mg.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype == np.float32
+    assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([True]).dtype == np.bool_
+    assert mg.tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert mg.tensor(np.arange(3.0)).dtype == np.float64
