@@ -164,7 +164,6 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
     leaf_grads: dict[int, Any] = {}
     leaves: dict[int, Tensor] = {}
     heap: list[tuple[int, Entry]] = []
-    done: list[Entry] = []  # entries to free once the whole backward succeeded
 
     def send(parent: Any, slot: int, g: Any) -> None:
         if isinstance(parent, Entry):
@@ -246,11 +245,19 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                         pg[slots[i]] = r if old is None else old + r
                     else:
                         send(parent, slots[i], r)
-                if not retain_graph:
-                    done.append(entry)
+                if not retain_graph:  # Entry.release, inlined
+                    entry.saved = entry.aux = None
+                    entry.freed = True
+                    if entry.locked is not None:
+                        _versions.unlock(entry.locked)
+                        entry.locked = None
         except BaseException:
             # An error (a version check, a hook, a rule) stops the walk: the entries still
-            # waiting drop their partial gradients, so that a later backward starts clean.
+            # waiting drop their partial gradients, so that a later backward starts clean, and
+            # no .grad has been written. NOTE: as in PyTorch, the entries already visited were
+            # freed on the way (freeing them at the end instead kept every saved array alive
+            # through the walk: more memory and a slower backward), so retrying the same graph
+            # says it was freed unless it was retained.
             for _, waiting in heap:
                 waiting.grads = None
             raise
@@ -269,14 +276,6 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), None)
             else:
                 leaf.grad = Tensor._make(leaf.grad.data + g, None)
-        # NOTE: the graph is freed only now, after the walk and the hooks succeeded: an error
-        # anywhere above leaves it whole (and .grad untouched), so a fixed call can run again.
-        for entry in done:  # Entry.release, inlined
-            entry.saved = entry.aux = None
-            entry.freed = True
-            if entry.locked is not None:
-                _versions.unlock(entry.locked)
-                entry.locked = None
     return leaf_grads
 
 

@@ -113,12 +113,31 @@ def test_failed_backward_leaves_no_partial_gradients() -> None:
     with mg.no_grad():
         w.add_(1.0)
     with pytest.raises(RuntimeError, match="modified in place"):
-        y.backward()
+        y.backward(retain_graph=True)
     with mg.no_grad():
         w.sub_(1.0)  # back to the old value, but the version moved on: still refused
     with pytest.raises(RuntimeError, match="version 2, expected 0"):
         y.backward()
     assert w.grad is None and u.grad is None
+
+
+def test_a_failed_walk_leaves_no_stale_partial_gradient_in_a_retained_graph() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2.0
+    b = a * 3.0
+    c = a * 4.0  # visited before b: its share reaches a before b's hook fails
+
+    def fails(g: mg.Tensor) -> None:
+        raise KeyError("hook failed")
+
+    handle = b.register_hook(fails)
+    loss = (b + c).sum()
+    with pytest.raises(KeyError):
+        loss.backward(retain_graph=True)
+    assert x.grad is None
+    handle.remove()
+    loss.backward()
+    assert x.grad.tolist() == [14.0, 14.0]  # not 14 + a stale 8
 
 
 def test_writes_elsewhere_do_not_disturb_a_graph() -> None:
