@@ -88,7 +88,10 @@ class LockingEntry(Entry):
         locked = self.locked
         if locked is not None:
             self.locked = None
-            _versions.unlock(locked)
+            try:
+                _versions.unlock(locked)
+            except (AttributeError, TypeError):  # pragma: no cover - interpreter shutdown
+                pass
 
 
 class Tape:

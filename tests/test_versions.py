@@ -231,3 +231,42 @@ def test_interleaved_updates_and_backwards(actions: list) -> None:
     live = g = None  # noqa: F841 - the last references to the graphs
     gc.collect()
     assert all(w.data.flags.writeable for w in ws)
+
+
+def test_threads_sharing_a_parameter_keep_the_lock_counts_right() -> None:
+    import threading
+
+    w = mg.tensor(np.linspace(-1.0, 1.0, 8), requires_grad=True)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            rng = np.random.default_rng(seed)
+            for _ in range(200):
+                x = mg.tensor(rng.standard_normal(8))
+                (g,) = mg.grad((mg.tanh(w * x) * w).sum(), w)
+                t = np.tanh(w.data * x.data)
+                np.testing.assert_allclose(g.data, (1 - t * t) * x.data * w.data + t)
+                if rng.integers(2):
+                    _ = (w * x).sum()  # a graph dropped without backward
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    gc.collect()
+    assert w.data.flags.writeable and id(w.data) not in versions._locks
+
+
+def test_the_write_history_goes_with_the_array() -> None:
+    x = mg.tensor(np.zeros(3))
+    x.add_(1.0)
+    key = id(x.data)
+    assert key in versions._written and x._version == 1
+    del x
+    gc.collect()
+    assert key not in versions._written
