@@ -189,9 +189,13 @@ def writable(a: np.ndarray, who: str) -> Iterator[np.ndarray]:
             raise RuntimeError(f"{who}: the tensor's memory (shape {a.shape}) is read-only and "
                                "not owned by minigrad (e.g. a buffer or a memory map opened "
                                "read-only); clone it before writing in place") from None
+        locked = [id(arr) in _locks for arr in lifted]
     try:
         yield a
     finally:
         with _guard:
-            for arr in reversed(lifted):  # the view first, its owner last
-                arr.flags.writeable = False
+            for arr, was_locked in zip(reversed(lifted), reversed(locked), strict=True):
+                # the view first, its owner last; an array whose last graph was freed during
+                # the write (another thread) stays writeable
+                if not was_locked or id(arr) in _locks:
+                    arr.flags.writeable = False
