@@ -39,7 +39,9 @@ class Entry:
     ``parents[i]`` says where input ``i`` came from: the :class:`Entry` that produced it (with
     ``slots[i]`` the output position), the leaf :class:`~minigrad.Tensor` itself when it is a leaf
     that requires grad, or ``None`` for a constant. ``saved`` holds the input arrays followed by the
-    output arrays, all read-only; backward frees it unless asked to retain the graph.
+    output arrays, all read-only; backward frees it unless asked to retain the graph. ``epoch``
+    is the write clock at recording and ``locked`` the leaf arrays the entry holds read-only
+    (:mod:`minigrad.versions`).
     """
 
     __slots__ = (
