@@ -2,9 +2,15 @@
 the same chain in PyTorch (eager, recording autograd) in the same process.
 
     python benchmarks/bench_engine.py [--ops 10000] [--rounds 15] [--size 4]
+    python benchmarks/bench_engine.py --against OTHER_CHECKOUT [--pairs 12]
 
 Rounds are interleaved (minigrad, torch, minigrad, ...) after a warm-up, and the ratio of the
 medians is reported: the machines are shared and noisy, so absolute times mean little.
+
+``--against`` compares two versions of minigrad instead (this checkout and another one, say a
+``git worktree`` of an older commit): each pair runs the chain once in a fresh process of each,
+in alternating order, and times the process's CPU time (less disturbed by other processes than
+wall time); the median of the per-pair ratios is reported.
 """
 
 from __future__ import annotations
@@ -63,13 +69,58 @@ def interleaved(fns: dict[str, Callable[[], None]], rounds: int) -> dict[str, li
     return times
 
 
+_ONE_RUN = """
+import statistics, sys, time
+sys.path.insert(0, {root!r})
+from benchmarks.bench_engine import chain_minigrad
+f = chain_minigrad({ops}, {size})
+f(); f()
+ts = []
+for _ in range(7):
+    t = time.process_time(); f(); ts.append(time.process_time() - t)
+print(statistics.median(ts))
+"""
+
+
+def against(other: str, pairs: int, n_ops: int, size: int) -> float:
+    """Median ratio (this checkout / ``other``) of the chain's CPU time, over alternating pairs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    roots = {"this": str(Path(__file__).resolve().parents[1]),
+             "other": str(Path(other).resolve())}
+    times: dict[str, list[float]] = {k: [] for k in roots}
+    for p in range(pairs):
+        for k in (("this", "other") if p % 2 == 0 else ("other", "this")):
+            code = _ONE_RUN.format(root=roots[k], ops=n_ops, size=size)
+            out = subprocess.run([sys.executable, "-c", code], cwd=roots[k], check=True,
+                                 capture_output=True, text=True).stdout
+            times[k].append(float(out.split()[-1]))
+    ratios = [a / b for a, b in zip(times["this"], times["other"], strict=True)]
+    for k, v in times.items():
+        print(f"  {k:6s} {roots[k]}: median {statistics.median(v) * 1e3:.1f} ms CPU "
+              f"({' '.join(f'{x * 1e3:.1f}' for x in v)})")
+    ratio = statistics.median(ratios)
+    print(f"  this / other, median of {pairs} paired ratios: {ratio:.3f} "
+          f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+    return ratio
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ops", type=int, default=10_000, help="ops in the chain")
     ap.add_argument("--rounds", type=int, default=15, help="timed rounds per library")
     ap.add_argument("--size", type=int, default=4, help="elements per tensor")
+    ap.add_argument("--against", metavar="CHECKOUT",
+                    help="compare with the minigrad in another checkout instead of PyTorch")
+    ap.add_argument("--pairs", type=int, default=12, help="alternating pairs for --against")
     args = ap.parse_args(argv)
+    if args.against:
+        print(f"chain of {args.ops} elementwise ops on {args.size} elements, forward + backward, "
+              f"this checkout against {args.against}")
+        return {"ratio": against(args.against, args.pairs, args.ops, args.size)}
     fns = {"minigrad": chain_minigrad(args.ops, args.size)}
     t = chain_torch(args.ops, args.size)
     if t is not None:

@@ -67,13 +67,51 @@ def _check_versions(entry: Entry, saved: tuple) -> None:
                 "value: build the graph again after the update (or update after backward)")
 
 
-def _call_hooks(hooks: list | None, g: Any, create_graph: bool, owner: Any = None) -> Any:
-    for hook in hooks or ():
-        t = g if create_graph else Tensor._make(g, None)
-        r = hook(t)
-        if r is not None:
-            g = r if create_graph else np.asarray(r.data if isinstance(r, Tensor) else r)
+def _hook_name(hook: Any) -> str:
+    return getattr(hook, "__name__", None) or type(hook).__name__
+
+
+def _call_hooks(hooks: list, g: Any, create_graph: bool, where: Any) -> Any:
+    """Run ``hooks`` on the gradient ``g`` in turn; a non-None return replaces it, if it has the
+    gradient's shape and dtype. ``where`` (a Tensor, or an entry and slot) names the tensor."""
+    for hook in tuple(hooks):  # a copy: a hook may remove itself (or another) while it runs
+        if create_graph:
+            r = hook(g)
+            if r is not None and not isinstance(r, Tensor):
+                r = Tensor._make(np.asarray(r), None)
+        else:
+            view = g.view()
+            view.flags.writeable = False  # it may be shared with other gradients
+            try:
+                with _versions.frozen(view):
+                    r = hook(Tensor._make(view, None))
+            except (ValueError, _versions.FrozenError) as e:
+                if isinstance(e, ValueError) and "read-only" not in str(e):
+                    raise
+                raise RuntimeError(
+                    f"hook {_hook_name(hook)} on {_describe(where, g)} wrote into the gradient "
+                    "it was given, which is read-only (it may be shared with other gradients): "
+                    "return a new tensor instead, e.g. `return g * 2` or "
+                    "`g = g.clone(); g.mul_(2); return g`") from e
+            if r is not None:
+                r = np.asarray(r.data if isinstance(r, Tensor) else r)
+        if r is None:
+            continue
+        if r.shape != g.shape or r.dtype != g.dtype:
+            raise RuntimeError(
+                f"hook {_hook_name(hook)} on {_describe(where, g)} returned a gradient of shape "
+                f"{tuple(r.shape)} and dtype {r.dtype}; it must return None or a gradient of "
+                f"shape {tuple(g.shape)} and dtype {g.dtype}")
+        g = r
     return g
+
+
+def _describe(where: Any, g: Any) -> str:
+    if isinstance(where, Tensor):
+        return f"a leaf tensor of shape {tuple(where.shape)}"
+    entry, k = where
+    return (f"a tensor of shape {tuple(g.shape)} (output {k} of {entry.op.name}, "
+            f"tape #{entry.index})")
 
 
 def _tensor_args(entry: Entry) -> tuple[Any, list[Any]]:
@@ -101,7 +139,7 @@ def _visit_outputs(entry: Entry, grads: list, ans: Any, xp: Any, create_graph: b
         if grads[k] is None:
             grads[k] = xp.zeros_like(outs[k])
         elif entry.hooks and k in entry.hooks:
-            grads[k] = _call_hooks(entry.hooks[k], grads[k], create_graph)
+            grads[k] = _call_hooks(entry.hooks[k], grads[k], create_graph, (entry, k))
         if interior and (entry.index, k) in interior:
             interior[(entry.index, k)] = grads[k]
     if _state.anomaly or entry.grad_norm is not None:
@@ -126,7 +164,6 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
     leaf_grads: dict[int, Any] = {}
     leaves: dict[int, Tensor] = {}
     heap: list[tuple[int, Entry]] = []
-    done: list[Entry] = []  # entries to free once the whole backward succeeded
 
     def send(parent: Any, slot: int, g: Any) -> None:
         if isinstance(parent, Entry):
@@ -208,11 +245,19 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                         pg[slots[i]] = r if old is None else old + r
                     else:
                         send(parent, slots[i], r)
-                if not retain_graph:
-                    done.append(entry)
+                if not retain_graph:  # Entry.release, inlined
+                    entry.saved = entry.aux = None
+                    entry.freed = True
+                    if entry.locked is not None:
+                        _versions.unlock(entry.locked)
+                        entry.locked = None
         except BaseException:
             # An error (a version check, a hook, a rule) stops the walk: the entries still
-            # waiting drop their partial gradients, so that a later backward starts clean.
+            # waiting drop their partial gradients, so that a later backward starts clean, and
+            # no .grad has been written. NOTE: as in PyTorch, the entries already visited were
+            # freed on the way (freeing them at the end instead kept every saved array alive
+            # through the walk: more memory and a slower backward), so retrying the same graph
+            # says it was freed unless it was retained.
             for _, waiting in heap:
                 waiting.grads = None
             raise
@@ -231,14 +276,6 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), None)
             else:
                 leaf.grad = Tensor._make(leaf.grad.data + g, None)
-        # NOTE: the graph is freed only now, after the walk and the hooks succeeded: an error
-        # anywhere above leaves it whole (and .grad untouched), so a fixed call can run again.
-        for entry in done:  # Entry.release, inlined
-            entry.saved = entry.aux = None
-            entry.freed = True
-            if entry.locked is not None:
-                _versions.unlock(entry.locked)
-                entry.locked = None
     return leaf_grads
 
 

@@ -9,6 +9,12 @@ Where the hooks live (see :mod:`minigrad.autograd`):
 - an interior tensor (an op's output) keeps them in its entry, ``entry.hooks[slot]``, called when
   backward reaches that entry, before its backward rule runs.
 
+A hook's return value must have the gradient's shape and dtype (else RuntimeError naming the
+hook and the tensor). The gradient a hook receives is read-only: it may be the very array that
+also flows to another input, so writing it in place would change that one too; return a new
+tensor instead (``return g * 2``, or ``g.clone()`` and then in-place ops). Backward calls a
+copy of the hook list, so a hook that removes itself (or another) does not skip the next one.
+
 ``t.retain_grad()`` makes an interior tensor keep its gradient in ``.grad`` after backward, as a
 leaf does (accumulating over backward calls). It is a hook too, always run after the user's hooks,
 so it sees the gradient they return. The hook holds the tensor through a weak reference: the

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .tape import Entry, LockingEntry, _state
-from .tensor import Tensor
+from .tensor import DEFAULT_FLOAT, Tensor, _as_array
 from .versions import _locks
 from .versions import lock as _lock
 
@@ -33,13 +33,20 @@ from .versions import lock as _lock
 class Primitive:
     """A differentiable operation: forward on arrays, backward as a vjp rule."""
 
-    __slots__ = ("name", "forward", "vjp", "n_out", "broadcasts", "fused", "has_aux", "simple")
+    __slots__ = ("name", "forward", "vjp", "n_out", "broadcasts", "fused", "has_aux", "simple",
+                 "promote_from")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
-                 broadcasts: bool = False, fused: bool = False, has_aux: bool = False) -> None:
+                 broadcasts: bool = False, fused: bool = False, has_aux: bool = False,
+                 promote_from: int | None | str = "auto") -> None:
         if name in Primitive.registry:
             raise ValueError(f"primitive {name!r} is already registered")
+        if promote_from == "auto":
+            promote_from = _PROMOTE_FROM.get(name, 0 if broadcasts and not fused else None)
+        # Inputs from this position on are brought to one dtype by PyTorch's promotion rules
+        # (result_dtype) before forward; None: the forward gets the arrays as they are.
+        self.promote_from: int | None = promote_from  # type: ignore[assignment]
         self.name = name
         self.forward = forward
         self.vjp: Callable[..., Any] | None = None
@@ -61,16 +68,81 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
+# Ops whose inputs are promoted although they do not broadcast elementwise, or from a later
+# position (``where``'s first input is the boolean condition).
+_PROMOTE_FROM = {"where": 1, "matmul": 0, "concatenate": 0}
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # bool < integer < floating < complex
+
+
+def _promote(dtypes: list[np.dtype]) -> np.dtype | None:
+    """PyTorch's ``promote_types`` over a group: the highest category wins outright (int64 with
+    float32 is float32, not numpy's float64); within it, the wider type."""
+    if not dtypes:
+        return None
+    top = max(_CATEGORY.get(d.kind, -1) for d in dtypes)
+    return np.result_type(*[d for d in dtypes if _CATEGORY.get(d.kind, -1) == top])
+
+
+def result_dtype(values: Any) -> np.dtype:
+    """The dtype of an op on ``values`` (arrays and Python numbers), by PyTorch's rules.
+
+    Three classes, in order: arrays with dimensions, 0-d arrays, Python numbers (weak: a float
+    is the default float32, an int int64). Each class is promoted within itself; a later class
+    decides only when its category is higher than the result so far. So float32 with a 0-d
+    float64 stays float32, an int64 tensor times 2.5 is float32, bool + int is int.
+    """
+    groups: tuple[list, list, list] = ([], [], [])
+    for v in values:
+        if isinstance(v, np.ndarray | np.generic):
+            groups[0 if v.ndim else 1].append(v.dtype)
+        elif isinstance(v, bool | np.bool_):
+            groups[2].append(np.dtype(bool))
+        elif isinstance(v, int):
+            groups[2].append(np.dtype(np.int64))
+        elif isinstance(v, float):
+            groups[2].append(DEFAULT_FLOAT)
+    result: np.dtype | None = None
+    for group in groups:
+        d = _promote(group)
+        if d is not None and (result is None or _CATEGORY.get(d.kind, -1)
+                              > _CATEGORY.get(result.kind, -1)):
+            result = d
+    assert result is not None, "result_dtype: no values"
+    return result
+
+
 def lift(value: Any, like: np.dtype | None = None) -> Tensor:
-    """A Tensor for an op argument. Python scalars take the floating dtype of ``like``."""
+    """A Tensor for an op argument.
+
+    A Python number is weak, as in PyTorch: it takes the floating dtype of ``like`` when that
+    is a float; otherwise a float becomes float32 and an int int64. Anything else gets
+    :func:`minigrad.tensor`'s defaults (lists of floats are float32; arrays keep their dtype).
+    """
     if isinstance(value, Tensor):
         return value
-    if like is not None and like.kind == "f" and isinstance(value, int | float):
-        arr = np.asarray(value, dtype=like)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if like is not None and like.kind == "f":
+            arr = np.asarray(value, dtype=like)
+        else:
+            arr = np.asarray(value, dtype=DEFAULT_FLOAT if isinstance(value, float) else np.int64)
     else:
-        arr = np.array(value)
+        arr = _as_array(value)
     arr.flags.writeable = False  # a constant we own: safe to save without a view
     return Tensor._make(arr, None)
+
+
+def _promoted(op: Primitive, arrays: list) -> list:
+    """The forward's inputs, cast to the op's result dtype (the saved ones stay as they were,
+    so each gradient comes back in its own input's dtype)."""
+    k = op.promote_from
+    target = result_dtype(arrays[k:])
+    out = list(arrays)
+    for i in range(k, len(arrays)):  # type: ignore[arg-type]
+        a = arrays[i]
+        if type(a) is np.ndarray and a.dtype != target:
+            out[i] = a.astype(target)
+    return out
 
 
 def _lift_all(args: tuple) -> tuple:
@@ -86,19 +158,33 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
     # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
     record = False
     arrays: list = []
+    dt = None  # the first input's dtype; mixed: another input has a different one
+    mixed = pyfloat = False
     for a in args:
         if isinstance(a, Tensor):
-            arrays.append(a.data)
+            d = a.data
+            arrays.append(d)
             if a._rg:
                 record = True
+            if d.dtype is not dt:
+                if dt is None:
+                    dt = d.dtype
+                else:
+                    mixed = True
         elif type(a) is float or type(a) is int:
             # NOTE: a Python number goes to numpy as is: numpy treats it as "weak", so
             # float32 * 0.5 stays float32 (NEP 50); a 0-d float64 array would promote.
             arrays.append(a)
+            if type(a) is float:
+                pyfloat = True
         else:
             return apply(op, _lift_all(args), params)
+    fwd = arrays
+    if (mixed or (pyfloat and dt is not None and dt.kind != "f")) and \
+            op.promote_from is not None:
+        fwd = _promoted(op, arrays)  # PyTorch's promotion, where it differs from numpy's
     try:
-        out = op.forward(*arrays, **params)
+        out = op.forward(*fwd, **params)
     except ValueError as e:
         raise _op_error(op, arrays, e) from None
     aux = None

@@ -18,6 +18,7 @@ what it captured can still be printed after the tensors are gone.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import threading
 import weakref
@@ -38,7 +39,9 @@ class Entry:
     ``parents[i]`` says where input ``i`` came from: the :class:`Entry` that produced it (with
     ``slots[i]`` the output position), the leaf :class:`~minigrad.Tensor` itself when it is a leaf
     that requires grad, or ``None`` for a constant. ``saved`` holds the input arrays followed by the
-    output arrays, all read-only; backward frees it unless asked to retain the graph.
+    output arrays, all read-only; backward frees it unless asked to retain the graph. ``epoch``
+    is the write clock at recording and ``locked`` the leaf arrays the entry holds read-only
+    (:mod:`minigrad.versions`).
     """
 
     __slots__ = (
@@ -87,7 +90,10 @@ class LockingEntry(Entry):
         locked = self.locked
         if locked is not None:
             self.locked = None
-            _versions.unlock(locked)
+            try:
+                _versions.unlock(locked)
+            except (AttributeError, TypeError):  # pragma: no cover - interpreter shutdown
+                pass
 
 
 class Tape:
@@ -102,6 +108,7 @@ class Tape:
         self._items: list = []
         self._dead = 0  # weak tape: how many of _items point at freed entries
         self._outer: Tape | None = None
+        self._open = False
         self._capture: Callable[[Entry], None] | None = None
         if not weak:  # a user's tape: note shapes now (backward frees them), watch gradients
             from .inspect import capture
@@ -113,6 +120,9 @@ class Tape:
         if not self._weak:
             items.append(entry)
             self._capture(entry)  # type: ignore[misc]
+            outer = self._outer
+            if outer is not None and not outer._weak:  # an enclosing user's Tape sees it too
+                outer.record(entry)
             return
         items.append(weakref.ref(entry, self._forget))
         if self._dead > 1024 and 2 * self._dead > len(items):  # amortised O(1) per entry
@@ -136,14 +146,33 @@ class Tape:
         return iter(self.entries)
 
     def __enter__(self) -> Tape:
+        if self._weak:
+            raise RuntimeError("Tape: a thread's default tape cannot be entered; use "
+                               "`with minigrad.Tape() as tape:`")
+        if self._open:
+            raise RuntimeError("Tape: this tape is already open (entered twice); nest a new "
+                               "minigrad.Tape() instead: an enclosing tape records every entry "
+                               "of the tapes opened inside it")
         self._outer = _state.tape
+        self._open = True
         _state.tape = self
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._outer is not None
-        _state.tape = self._outer
+        if not self._open:
+            raise RuntimeError("Tape: exit without a matching enter")
+        # NOTE: restore the thread's state whatever happens; tapes closed out of order (by hand,
+        # not with ``with``) are unlinked from the chain wherever they sit.
+        if _state.tape is self:
+            _state.tape = self._outer  # type: ignore[assignment]
+        else:
+            t: Tape | None = _state.tape
+            while t is not None and t._outer is not self:
+                t = t._outer
+            if t is not None:
+                t._outer = self._outer
         self._outer = None
+        self._open = False
 
     def __str__(self) -> str:
         from .inspect import format_tape
@@ -195,9 +224,37 @@ class _GradMode:
         _state.grad_enabled = self._saved.pop()
 
     def __call__(self, fn: F) -> F:
+        enabled = self._enabled
+        if inspect.isgeneratorfunction(fn):
+            # A generator's body runs on each resume, not when it is called: set the mode
+            # around every resume (next, send, throw, close), as PyTorch does.
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                gen = fn(*args, **kwargs)
+                try:
+                    with _GradMode(enabled):
+                        response = gen.send(None)
+                    while True:
+                        try:
+                            request = yield response
+                        except GeneratorExit:
+                            with _GradMode(enabled):
+                                gen.close()
+                            raise
+                        except BaseException as e:
+                            with _GradMode(enabled):
+                                response = gen.throw(e)
+                        else:
+                            with _GradMode(enabled):
+                                response = gen.send(request)
+                except StopIteration as stop:
+                    return stop.value
+
+            return gen_wrapper  # type: ignore[return-value]
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _GradMode(self._enabled):
+            with _GradMode(enabled):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

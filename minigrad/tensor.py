@@ -19,18 +19,40 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 Axis = int | tuple[int, ...] | None
 
 
-def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+def _describe(data: Any) -> str:
+    if isinstance(data, np.ndarray):
+        return "a numpy array"
+    if isinstance(data, list | tuple) and data:
+        kinds = sorted({type(v).__name__ for v in data})
+        return f"a {type(data).__name__} of {', '.join(kinds)}"
+    return f"a {type(data).__name__}"
+
+
+def _check_numeric(arr: np.ndarray, data: Any, who: str) -> None:
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{who}: cannot make a tensor from {_describe(data)} (numpy dtype "
+                        f"{arr.dtype}): only booleans and numbers can be tensor elements")
+
+
+def _as_array(data: Any, dtype: Any = None, who: str = "tensor") -> np.ndarray:
     """A fresh array for ``data`` with minigrad's default dtypes."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is None and not isinstance(data, np.ndarray | np.generic):
-        arr = np.array(data)
+    if not isinstance(data, np.ndarray | np.generic):
+        try:
+            arr = np.array(data)
+        except ValueError as e:
+            if "inhomogeneous" not in str(e):
+                raise
+            raise ValueError(f"{who}: cannot make a tensor from ragged nested sequences (rows "
+                             f"of different lengths); numpy says: {e}") from None
+        _check_numeric(arr, data, who)
+        if dtype is not None:  # numpy's own conversion: out-of-range ints raise
+            return np.array(data, dtype=dtype)
         if arr.dtype.kind == "f":
             arr = arr.astype(DEFAULT_FLOAT)
-        elif arr.dtype.kind not in "biu":
-            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
-                            f"(numpy dtype {arr.dtype})")
         return arr
+    _check_numeric(np.asarray(data), data, who)
     return np.array(data, dtype=dtype)
 
 
@@ -51,7 +73,11 @@ class Tensor:
     __array_ufunc__ = None  # so that ``ndarray * Tensor`` calls Tensor.__rmul__
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        arr = data if isinstance(data, np.ndarray) else _as_array(data)
+        if isinstance(data, np.ndarray):
+            arr = data
+            _check_numeric(arr, data, "Tensor")
+        else:
+            arr = _as_array(data, who="Tensor")
         if requires_grad:
             _check_float(arr.dtype, "Tensor")
         self.data: np.ndarray = arr
@@ -154,6 +180,10 @@ class Tensor:
 
     def __bool__(self) -> bool:
         return bool(self.data)
+
+    def clone(self) -> Tensor:
+        """A copy in new memory, on the graph (the gradient passes through unchanged)."""
+        return _apply(P.mul, (self, True if self.data.dtype.kind == "b" else 1), _NO_PARAMS)
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""

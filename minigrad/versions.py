@@ -31,7 +31,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["root", "version", "bump", "changed_since", "lock", "unlock", "writable"]
+__all__ = ["root", "version", "bump", "changed_since", "lock", "unlock", "writable", "frozen",
+           "FrozenError"]
 
 clock = 0  # how many writes through minigrad this process has made (read as ``versions.clock``)
 
@@ -130,6 +131,28 @@ def unlock(arrays: tuple) -> None:
                     pass
 
 
+class FrozenError(RuntimeError):
+    """An in-place write into memory that must not change now (a gradient handed to a hook)."""
+
+
+_frozen: dict[int, int] = {}  # id(root array) -> how many callers froze it
+
+
+@contextmanager
+def frozen(a: np.ndarray) -> Iterator[None]:
+    """Refuse in-place writes through minigrad into ``a``'s memory for the duration."""
+    key = id(root(a))
+    with _guard:
+        _frozen[key] = _frozen.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _guard:
+            n = _frozen.pop(key) - 1
+            if n:
+                _frozen[key] = n
+
+
 def is_locked(a: np.ndarray) -> bool:
     """Whether a live graph holds ``a`` read-only."""
     return id(a) in _locks
@@ -142,13 +165,17 @@ def writable(a: np.ndarray, who: str) -> Iterator[np.ndarray]:
     Raises RuntimeError, changing nothing, when ``a`` cannot be written: memory minigrad does not
     own (a read-only buffer) or several elements sharing one memory location (a broadcast view).
     """
+    chain = [a]
+    while isinstance(chain[-1].base, np.ndarray):
+        chain.append(chain[-1].base)
+    if _frozen and id(chain[-1]) in _frozen:
+        raise FrozenError(f"{who}: this memory (shape {a.shape}) is a gradient being handed to "
+                          "a hook, which may share it with other gradients: it cannot be "
+                          "written in place")
     if any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape, strict=True)):
         raise RuntimeError(f"{who}: more than one element of the tensor (shape {a.shape}) refers "
                            "to the same memory location (an expanded/broadcast tensor); "
                            "clone it before writing in place")
-    chain = [a]
-    while isinstance(chain[-1].base, np.ndarray):
-        chain.append(chain[-1].base)
     lifted = []
     with _guard:
         try:
@@ -162,9 +189,13 @@ def writable(a: np.ndarray, who: str) -> Iterator[np.ndarray]:
             raise RuntimeError(f"{who}: the tensor's memory (shape {a.shape}) is read-only and "
                                "not owned by minigrad (e.g. a buffer or a memory map opened "
                                "read-only); clone it before writing in place") from None
+        locked = [id(arr) in _locks for arr in lifted]
     try:
         yield a
     finally:
         with _guard:
-            for arr in reversed(lifted):  # the view first, its owner last
-                arr.flags.writeable = False
+            for arr, was_locked in zip(reversed(lifted), reversed(locked), strict=True):
+                # the view first, its owner last; an array whose last graph was freed during
+                # the write (another thread) stays writeable
+                if not was_locked or id(arr) in _locks:
+                    arr.flags.writeable = False

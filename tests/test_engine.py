@@ -342,3 +342,140 @@ def test_gradcheck_reports_the_failing_element() -> None:
 def test_gradcheck_uses_random_directions_for_large_inputs() -> None:
     x = np.random.default_rng(1).standard_normal((20, 30))
     assert gradcheck(lambda t: mg.tanh(t) @ t.T, [x], full_jacobian_max=16, n_directions=4)
+
+
+# ---- issue 17 items 5 and 7: grad modes on generators, tape re-entry and nesting -------------
+def test_no_grad_on_a_generator_function_applies_to_its_body() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    modes: list[bool] = []
+
+    @mg.no_grad()
+    def gen(n: int):  # noqa: ANN202
+        for i in range(n):
+            got = yield x * float(i)
+            modes.append(mg.is_grad_enabled())
+            assert got == i
+        return "done"
+
+    g = gen(2)
+    first = next(g)
+    assert mg.is_grad_enabled()  # the caller's mode is untouched between resumes
+    second = g.send(0)
+    assert not first.requires_grad and not second.requires_grad
+    with pytest.raises(StopIteration) as stop:
+        g.send(1)
+    assert stop.value.value == "done" and modes == [False, False]
+    try:
+        import torch
+    except ImportError:
+        return
+    tx = torch.tensor([1.0], requires_grad=True)
+
+    @torch.no_grad()
+    def tgen():  # noqa: ANN202
+        yield tx * 2
+
+    assert next(tgen()).requires_grad == first.requires_grad
+
+
+def test_enable_grad_on_a_generator_and_throw_close() -> None:
+    x = mg.tensor([1.0], requires_grad=True)
+    seen: list = []
+
+    @mg.enable_grad()
+    def gen():  # noqa: ANN202
+        try:
+            yield x * 2
+            yield x * 3
+        except KeyError:
+            seen.append(mg.is_grad_enabled())
+            yield x * 4
+        finally:
+            seen.append(("closed", mg.is_grad_enabled()))
+
+    with mg.no_grad():
+        g = gen()
+        assert next(g).requires_grad
+        assert g.throw(KeyError("k")).requires_grad
+        g.close()
+        assert not mg.is_grad_enabled()
+    assert seen == [True, ("closed", True)]
+
+
+def test_entering_the_same_tape_twice_raises_and_changes_nothing() -> None:
+    x = mg.tensor([1.0], requires_grad=True)
+    default = mg.current_tape()
+    tape = mg.Tape()
+    with tape:
+        with pytest.raises(RuntimeError, match="already open"):
+            tape.__enter__()
+        assert mg.current_tape() is tape
+        x * 2.0
+    assert mg.current_tape() is default and len(tape) == 1
+    x * 3.0  # recorded on the default tape again, not held by the user's tape
+    assert len(tape) == 1
+
+
+def test_an_outer_tape_records_the_entries_of_an_inner_one() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with mg.Tape() as outer:
+        a = x * 2.0
+        with mg.Tape() as inner:
+            b = a * 3.0
+        c = (b + 1.0).sum()
+    assert [e.op.name for e in inner] == ["mul"]
+    assert [e.op.name for e in outer] == ["mul", "mul", "add", "sum"]
+    text = str(outer)
+    for e in outer:
+        for p in e.parents:  # every parent entry is on the outer tape: no dangling reference
+            assert not isinstance(p, mg.Entry) or p in outer.entries
+    assert f"#{inner.entries[0].index}" in text
+    c.backward()
+
+
+def test_tape_exit_restores_the_thread_even_on_error_and_out_of_order() -> None:
+    default = mg.current_tape()
+    with pytest.raises(ZeroDivisionError):
+        with mg.Tape():
+            1 / 0  # noqa: B018
+    assert mg.current_tape() is default
+    a, b = mg.Tape(), mg.Tape()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)  # closed out of order, by hand
+    assert mg.current_tape() is b
+    b.__exit__(None, None, None)
+    assert mg.current_tape() is default
+    with pytest.raises(RuntimeError, match="exit without a matching enter"):
+        b.__exit__(None, None, None)
+    with pytest.raises(RuntimeError, match="default tape cannot be entered"):
+        default.__enter__()
+
+
+# ---- issue 12: clear errors for what cannot be a tensor --------------------------------------
+@pytest.mark.parametrize("data", [[[1.0, 2.0], [3.0]], [[1, 2], [3, [4]]]])
+def test_ragged_lists_are_refused_clearly(data: list) -> None:
+    with pytest.raises(ValueError, match="tensor: cannot make a tensor from ragged nested"):
+        mg.tensor(data)
+    with pytest.raises(ValueError, match="Tensor: cannot make a tensor from ragged nested"):
+        mg.Tensor(data)
+
+
+@pytest.mark.parametrize("data,what", [
+    (["a", "b"], "a list of str"), ([1.5, "x"], "a list of float, str"),
+    (np.array(["x"]), "a numpy array"), (np.array([1, None], dtype=object), "a numpy array"),
+    ({"a": 1}, "a dict"), (None, "a NoneType"),
+])
+def test_strings_and_objects_are_refused_clearly(data: object, what: str) -> None:
+    with pytest.raises(TypeError, match=f"tensor: cannot make a tensor from {what} "
+                                        r"\(numpy dtype .*\): only booleans and numbers"):
+        mg.tensor(data)
+    with pytest.raises(TypeError, match="only booleans and numbers"):
+        mg.tensor(data, dtype=np.float64)  # numpy would parse "1.5"; PyTorch refuses strings
+
+
+def test_plain_data_still_gets_the_default_dtypes() -> None:
+    assert mg.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype == np.float32
+    assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([True]).dtype == np.bool_
+    assert mg.tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert mg.tensor(np.arange(3.0)).dtype == np.float64

@@ -183,3 +183,113 @@ def test_hook_survives_the_tensor_but_retain_does_not_resurrect_it() -> None:
     del h
     loss.backward()  # the retain hook finds its tensor gone and does nothing
     np.testing.assert_allclose(x.grad.data, [6.0, 6.0, 6.0])  # type: ignore[union-attr]
+
+
+# ---- issue 12 item 5, issue 17 item 6: checked returns, self-removal, read-only gradients ----
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        pytest.skip("torch not installed")
+    return torch
+
+
+@pytest.mark.parametrize("interior", [False, True])
+def test_a_hook_that_removes_itself_does_not_skip_the_next(interior: bool) -> None:
+    torch = _torch()
+    for lib in ("mg", "torch"):
+        calls: list[str] = []
+        if lib == "mg":
+            x = mg.tensor([1.0, 2.0], requires_grad=True)
+            t = x * 3.0 if interior else x
+        else:
+            x = torch.tensor([1.0, 2.0], requires_grad=True)
+            t = x * 3.0 if interior else x
+        handles: list = []
+
+        def first(g: object, calls: list = calls, handles: list = handles) -> None:
+            calls.append("first")
+            handles[0].remove()
+
+        def second(g: object, calls: list = calls) -> object:
+            calls.append("second")
+            return g * 2
+
+        handles.append(t.register_hook(first))
+        handles.append(t.register_hook(second))
+        t.sum().backward()
+        grad = np.asarray(x.grad.numpy() if lib == "torch" else x.grad.data)
+        assert calls == ["first", "second"], lib
+        np.testing.assert_allclose(grad, [6.0, 6.0] if interior else [2.0, 2.0])
+        calls.clear()
+        x.grad = None
+        if interior:  # the graph was freed: hooks on a fresh one
+            continue
+        t.sum().backward()
+        assert calls == ["second"], lib
+
+
+@pytest.mark.parametrize("interior", [False, True])
+def test_a_hook_returning_a_wrong_shape_or_dtype_is_refused(interior: bool) -> None:
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    t = x * 2.0 if interior else x
+
+    def bad_shape(g: mg.Tensor) -> mg.Tensor:
+        return g.sum()
+
+    h = t.register_hook(bad_shape)
+    where = r"output 0 of mul, tape #\d+" if interior else "a leaf tensor of shape"
+    with pytest.raises(RuntimeError, match=rf"hook bad_shape on .*{where}.*shape \(\) and dtype "
+                                           r"float32; it must .* shape \(3,\) and dtype float32"):
+        t.sum().backward(retain_graph=True)
+    assert x.grad is None
+    h.remove()
+
+    def bad_dtype(g: mg.Tensor) -> np.ndarray:
+        return g.data.astype(np.float64)
+
+    t.register_hook(bad_dtype)
+    with pytest.raises(RuntimeError, match="hook bad_dtype .* dtype float64"):
+        t.sum().backward(retain_graph=True)
+    assert x.grad is None
+
+
+def test_a_hook_returning_a_wrong_shape_under_create_graph_is_refused() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: mg.concatenate([g, g]))
+    with pytest.raises(RuntimeError, match=r"hook <lambda> on a leaf tensor of shape \(2,\)"):
+        (x * x).sum().backward(create_graph=True)
+
+
+@pytest.mark.parametrize("how", ["numpy", "minigrad"])
+def test_an_in_place_hook_gets_a_clear_error(how: str) -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = x * 1.0
+
+    def double_in_place(g: mg.Tensor) -> mg.Tensor:
+        if how == "numpy":
+            g.data *= 2
+        else:
+            g.mul_(2)
+        return g
+
+    y.register_hook(double_in_place)
+    with pytest.raises(RuntimeError, match=r"hook double_in_place on .* read-only .*g.clone\(\)"):
+        (y + z).sum().backward()
+    assert x.grad is None
+
+
+def test_a_cloned_gradient_may_be_changed_in_place() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = x * 1.0  # add's rule hands the same gradient array to y and z
+
+    def double(g: mg.Tensor) -> mg.Tensor:
+        g = g.clone()
+        g.mul_(2)
+        return g
+
+    y.register_hook(double)
+    (y + z).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]  # z's share was not doubled through the shared array

@@ -175,3 +175,34 @@ def test_strings_refused() -> None:
     with pytest.raises(TypeError):
         x.copy_(np.array(["a", "b"]))
     assert x.tolist() == [1.0, 2.0]
+
+
+def test_read_only_memory_not_ours_is_refused() -> None:
+    t = mg.Tensor(np.frombuffer(b"\x01\x02\x03\x04", dtype=np.uint8))
+    with pytest.raises(RuntimeError, match=r"add_: the tensor's memory \(shape \(4,\)\) is "
+                                           "read-only and not owned by minigrad"):
+        t.add_(1)
+    assert t.tolist() == [1, 2, 3, 4] and t._version == 0 and not t.data.flags.writeable
+
+
+def test_a_write_into_a_held_leaf_keeps_it_read_only_until_the_graph_goes() -> None:
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    with mg.no_grad():
+        w.add_(1.0)
+        w[0] = 0.5
+    assert w.tolist() == [0.5, 3.0] and w._version == 2
+    assert not w.data.flags.writeable  # the graph still holds it
+    del y
+    assert w.data.flags.writeable
+
+
+def test_an_op_output_can_be_written_under_no_grad_and_stays_read_only_to_numpy() -> None:
+    y = mg.tensor([1.0, 2.0]) * 2.0  # an op output (no graph): a fresh, writeable array
+    y.add_(1.0)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    z = mg.exp(x)
+    with mg.no_grad():
+        z.zero_()
+    assert z.tolist() == [0.0, 0.0] and not z.data.flags.writeable
+    assert y.tolist() == [3.0, 5.0]

@@ -113,12 +113,31 @@ def test_failed_backward_leaves_no_partial_gradients() -> None:
     with mg.no_grad():
         w.add_(1.0)
     with pytest.raises(RuntimeError, match="modified in place"):
-        y.backward()
+        y.backward(retain_graph=True)
     with mg.no_grad():
         w.sub_(1.0)  # back to the old value, but the version moved on: still refused
     with pytest.raises(RuntimeError, match="version 2, expected 0"):
         y.backward()
     assert w.grad is None and u.grad is None
+
+
+def test_a_failed_walk_leaves_no_stale_partial_gradient_in_a_retained_graph() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2.0
+    b = a * 3.0
+    c = a * 4.0  # visited before b: its share reaches a before b's hook fails
+
+    def fails(g: mg.Tensor) -> None:
+        raise KeyError("hook failed")
+
+    handle = b.register_hook(fails)
+    loss = (b + c).sum()
+    with pytest.raises(KeyError):
+        loss.backward(retain_graph=True)
+    assert x.grad is None
+    handle.remove()
+    loss.backward()
+    assert x.grad.tolist() == [14.0, 14.0]  # not 14 + a stale 8
 
 
 def test_writes_elsewhere_do_not_disturb_a_graph() -> None:
@@ -212,3 +231,42 @@ def test_interleaved_updates_and_backwards(actions: list) -> None:
     live = g = None  # noqa: F841 - the last references to the graphs
     gc.collect()
     assert all(w.data.flags.writeable for w in ws)
+
+
+def test_threads_sharing_a_parameter_keep_the_lock_counts_right() -> None:
+    import threading
+
+    w = mg.tensor(np.linspace(-1.0, 1.0, 8), requires_grad=True)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            rng = np.random.default_rng(seed)
+            for _ in range(200):
+                x = mg.tensor(rng.standard_normal(8))
+                (g,) = mg.grad((mg.tanh(w * x) * w).sum(), w)
+                t = np.tanh(w.data * x.data)
+                np.testing.assert_allclose(g.data, (1 - t * t) * x.data * w.data + t)
+                if rng.integers(2):
+                    _ = (w * x).sum()  # a graph dropped without backward
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    gc.collect()
+    assert w.data.flags.writeable and id(w.data) not in versions._locks
+
+
+def test_the_write_history_goes_with_the_array() -> None:
+    x = mg.tensor(np.zeros(3))
+    x.add_(1.0)
+    key = id(x.data)
+    assert key in versions._written and x._version == 1
+    del x
+    gc.collect()
+    assert key not in versions._written
