@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .forward import _fwd, apply_forward
 from .tape import Entry, _state
 from .tensor import Tensor
 
@@ -31,7 +32,8 @@ from .tensor import Tensor
 class Primitive:
     """A differentiable operation: forward on arrays, backward as a vjp rule."""
 
-    __slots__ = ("name", "forward", "vjp", "n_out", "broadcasts", "fused", "has_aux", "simple")
+    __slots__ = ("name", "forward", "vjp", "jvp", "reference", "n_out", "broadcasts", "fused",
+                 "has_aux", "simple")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
@@ -41,6 +43,10 @@ class Primitive:
         self.name = name
         self.forward = forward
         self.vjp: Callable[..., Any] | None = None
+        self.jvp: Callable[..., Any] | None = None
+        #: a fused primitive's composed twin on Tensors (same arguments, same outputs), which
+        #: ``create_graph=True`` differentiates in place of the kernel's backward
+        self.reference: Callable[..., Any] | None = None
         self.n_out = n_out
         self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
         self.fused = fused
@@ -51,6 +57,10 @@ class Primitive:
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
         self.vjp = vjp
         return vjp
+
+    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        self.jvp = jvp
+        return jvp
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         return apply(self, args, params)
@@ -81,6 +91,8 @@ def _lift_all(args: tuple) -> tuple:
 
 def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
     """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape."""
+    if _fwd.levels:  # forward mode is on: the outputs get tangents too (minigrad/forward.py)
+        return apply_forward(op, args, params)
     # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
     record = False
     arrays: list = []
