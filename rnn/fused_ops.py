@@ -411,3 +411,9 @@ class FusedLayer:
 
 _NO_FLIP = np.zeros((0, 0), dtype=np.int64)
 
+
+
+# ---- beyond the kernels: double backward and tangents through the reference cells ----------
+from .fused_grad import attach_references  # noqa: E402
+
+attach_references({"rnn": rnn_layer, "lstm": lstm_layer, "gru": gru_layer})
