@@ -32,6 +32,7 @@ import numpy as np
 from . import primitives as P
 from .autograd import grad as _autograd_grad
 from .forward import _fwd, copy_tangents, dual_level
+from .tape import enable_grad
 from .tensor import Tensor
 
 __all__ = ["vjp", "jvp", "grad", "grad_and_value", "jacrev", "jacfwd", "hessian"]
@@ -148,20 +149,24 @@ def _nested() -> bool:
 def _reverse_inputs(flat: list[Tensor]) -> tuple[list[Tensor], bool]:
     """Tensors that require grad standing for ``flat``, and whether to ``create_graph``.
 
-    A tensor that already requires grad is used as it is, so that an outer reverse pass reaches
-    it through our results; any other becomes a fresh leaf with the same value and tangents.
+    A tensor that already requires grad is replaced by a copy made by a primitive (``reshape``
+    to its own shape): a node of its own, whose gradient is this argument's alone (the tensor
+    may be passed twice, or be used by f through other paths), and through which an outer
+    reverse pass reaches the tensor. Any other becomes a fresh leaf with the same value and
+    tangents.
     """
     create = _nested()
     xs = []
     for t in flat:
         if t.requires_grad:
             create = True
+            t = P.reshape(t, shape=t.shape)
         else:
             leaf = Tensor(t.data, requires_grad=True)
             copy_tangents(t, leaf)
             t = leaf
         xs.append(t)
-    return _distinct(xs), create
+    return xs, create
 
 
 def _zeros(t: Tensor) -> Tensor:
@@ -200,8 +205,9 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     if not primals:
         raise TypeError("vjp: give at least one primal to differentiate at")
     nums, _, trees, leaves = _inputs("vjp", primals, tuple(range(len(primals))))
-    flat, create = _reverse_inputs([t for g in leaves for t in g])
-    out = f(*_replace(primals, nums, trees, _split(flat, leaves)))
+    with enable_grad():  # reverse mode records, even inside no_grad
+        flat, create = _reverse_inputs([t for g in leaves for t in g])
+        out = f(*_replace(primals, nums, trees, _split(flat, leaves)))
     outs, out_tree = _flatten(out, "vjp", "the output of f")
 
     def vjp_fn(cotangents: Any) -> tuple:
@@ -221,6 +227,7 @@ def grad_and_value(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0
                    ) -> Callable[..., tuple[Any, Tensor]]:
     """A function returning ``(gradient of f w.r.t. argnums, f(...))``; f returns one element."""
 
+    @enable_grad()  # reverse mode records, even inside no_grad
     def wrapper(*args: Any) -> tuple[Any, Tensor]:
         nums, single, trees, leaves = _inputs("grad", args, argnums)
         flat, create = _reverse_inputs([t for g in leaves for t in g])
@@ -249,6 +256,7 @@ def jacrev(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callabl
     """A function returning the Jacobian of ``f`` by reverse mode: one backward pass per
     output element (cheap for few outputs and many inputs)."""
 
+    @enable_grad()  # reverse mode records, even inside no_grad
     def wrapper(*args: Any) -> Any:
         nums, single, trees, leaves = _inputs("jacrev", args, argnums)
         flat, create = _reverse_inputs([t for g in leaves for t in g])

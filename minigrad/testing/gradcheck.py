@@ -187,15 +187,16 @@ class _Check:
         rev = float(np.sum(jtu * v))
         # NOTE: both sides are sums of the same products in another order, so they agree to
         # rounding: the tolerance is a multiple of the dtype's epsilon times the size of the
-        # terms, far below any finite-difference tolerance.
+        # terms (plus one, for terms that cancel inside a rule), far below any
+        # finite-difference tolerance.
         scale = (sum(float(np.sum(np.abs(u * t))) for u, t in zip(self.us, jv, strict=True))
                  + float(np.sum(np.abs(jtu * v))))
-        tol = 1000 * self.rounding * scale + 1e-300
+        tol = 1000 * self.rounding * (1 + scale)
         if not abs(fwd - rev) <= tol:
             raise GradcheckError(
                 f"gradcheck (fwd vs rev): {self.what} of input {i} breaks u . (J v) = "
                 f"(J^T u) . v: forward {fwd:.17g}, reverse {rev:.17g} (|diff| "
-                f"{abs(fwd - rev):.3g} > tolerance {tol:.3g} = 1000 eps * sum of |terms|); "
+                f"{abs(fwd - rev):.3g} > tolerance {tol:.3g} = 1000 eps * (1 + sum of |terms|)); "
                 f"random cotangent u {_show_all(self.us)}, random tangent v {_show(v)}")
 
     def run(self, full_max: int, n_dirs: int, rng: np.random.Generator) -> None:
