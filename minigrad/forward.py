@@ -75,15 +75,27 @@ class _ForwardState(threading.local):
 _fwd = _ForwardState()
 
 
+_count_lock = threading.Lock()
+
+
+def _count(step: int) -> None:
+    from . import primitive
+
+    with _count_lock:
+        primitive.forward_levels += step
+
+
 @contextmanager
 def dual_level() -> Iterator[Level]:
     """Open a forward level: ``with dual_level() as level: level.set_tangent(x, v); ...``."""
     level = Level()
+    _count(1)
     _fwd.levels = [*_fwd.levels, level]
     try:
         yield level
     finally:
         _fwd.levels = [lv for lv in _fwd.levels if lv is not level]
+        _count(-1)
 
 
 def copy_tangents(src: Tensor, dst: Tensor) -> None:

@@ -89,9 +89,15 @@ def _lift_all(args: tuple) -> tuple:
     return tuple(lift(a, like) for a in args)
 
 
+#: how many forward levels are open, in all threads (kept by :func:`minigrad.forward.dual_level`).
+#: NOTE: while it is 0, forward mode costs ``apply`` one global lookup; the thread's own levels
+#: (a thread-local, slower to read) are looked at only when some thread has one open.
+forward_levels = 0
+
+
 def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
     """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape."""
-    if _fwd.levels:  # forward mode is on: the outputs get tangents too (minigrad/forward.py)
+    if forward_levels and _fwd.levels:  # forward mode: tangents too (minigrad/forward.py)
         return apply_forward(op, args, params)
     # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
     record = False
