@@ -70,7 +70,7 @@ def _unflatten(structure: Any, leaves: Sequence[Any]) -> Any:
 def _argnums(who: str, argnums: int | tuple[int, ...], n: int) -> tuple[tuple[int, ...], bool]:
     """``argnums`` as a tuple of non-negative positions, and whether it was a single int."""
     single = isinstance(argnums, int)
-    nums = (argnums,) if single else argnums
+    nums: tuple[Any, ...] = (argnums,) if isinstance(argnums, int) else argnums
     if not isinstance(nums, tuple) or not nums or not all(isinstance(a, int) for a in nums):
         raise TypeError(f"{who}: argnums must be an int or a non-empty tuple of ints, "
                         f"got {argnums!r}")
@@ -82,7 +82,7 @@ def _argnums(who: str, argnums: int | tuple[int, ...], n: int) -> tuple[tuple[in
         out.append(a % n)
     if len(set(out)) != len(out):
         raise ValueError(f"{who}: argnums {argnums} names an argument twice")
-    return tuple(out), single  # type: ignore[arg-type]
+    return tuple(out), single
 
 
 def _check_float(who: str, where: str, t: Tensor) -> None:

@@ -9,12 +9,20 @@ A plain backward runs the rule on arrays (``xp`` is :data:`minigrad.autograd.arr
 fast; ``create_graph=True`` runs the same rule on Tensors (``xp`` is :mod:`minigrad.ops`), so the
 backward pass is itself recorded and can be differentiated again.
 
+Forward mode uses a third function, the ``jvp`` (Jacobian-vector product) rule, written the same
+way and always run on Tensors (:mod:`minigrad.forward`):
+
+    jvp(xp, tangents, ans, *inputs, **params) -> the output's tangent (one tangent per input in
+                                                 ``tangents``, None where there is none)
+
 A ``fused`` primitive (a hand-written Numba kernel) gets arrays only: its rule cannot be recorded.
 Its forward may return ``(outputs, aux)`` (declare ``has_aux=True``): ``aux`` is any residual the
 kernel's backward needs (gate activations, say); it is kept on the entry, handed to the rule as
 the keyword ``aux``, and freed with the other saved values. A fused rule also gets the keyword
 ``needs``, one bool per input (PyTorch's ``ctx.needs_input_grad``): where it is False nobody reads
-that gradient, so the rule may skip its work and return None.
+that gradient, so the rule may skip its work and return None. Its ``reference``, the same
+function composed of ordinary primitives, is what ``create_graph=True`` and forward mode
+differentiate instead (:mod:`minigrad.reference`).
 """
 
 from __future__ import annotations

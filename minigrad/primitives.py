@@ -1,10 +1,13 @@
-"""The registry of primitives: forward on numpy arrays, backward (vjp) right below it.
+"""The registry of primitives: forward on numpy arrays, backward (vjp) and forward-mode (jvp)
+rules right below it.
 
 Each rule reads ``(xp, g, ans, *inputs, **params)`` and returns one gradient per input. It is
 written with operators, methods and ``xp.<name>`` calls that arrays and Tensors share, so the same
 rule serves a fast backward on arrays and a recorded backward on Tensors (grad of grad). Gradients
 are returned in the broadcast output shape; the engine sums them back to each input's shape
-(autograd._fit).
+(autograd._fit). Each jvp rule reads ``(xp, tangents, ans, *inputs, **params)``, one tangent per
+input (None where there is none; :func:`minigrad.forward.linear` skips those), and returns the
+output's tangent, which the engine broadcasts to the output's shape (forward._fit).
 Everything not here is composed from these in :mod:`minigrad.ops`.
 """
 
