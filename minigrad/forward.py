@@ -36,7 +36,7 @@ from .tensor import Tensor
 if TYPE_CHECKING:
     from .primitive import Primitive
 
-__all__ = ["Level", "dual_level", "linear", "copy_tangents", "apply_forward"]
+__all__ = ["Level", "dual_level", "linear", "copy_tangents", "apply_forward", "refuse_inplace"]
 
 
 class Level:
@@ -107,6 +107,21 @@ def copy_tangents(src: Tensor, dst: Tensor) -> None:
             level.set_tangent(dst, t)
 
 
+def refuse_inplace(t: Tensor, values: tuple, who: str) -> None:
+    """Raise if an in-place write would leave a tangent stale.
+
+    In-place ops write into an array without running a primitive, so forward mode never sees
+    them: the tangent of the tensor written (or of the value written into it) would silently
+    stop matching its value. An in-place op calls this before writing.
+    """
+    for level in _fwd.levels:
+        if level.tangent(t) is not None or any(level.tangent(v) is not None for v in values):
+            raise RuntimeError(
+                f"{who}: the tensor (shape {t.shape}) or the value written carries a "
+                "forward-mode tangent, and in-place ops do not update tangents: write it out "
+                "of place (y = y + x)")
+
+
 def linear(tangents: tuple, *maps: Callable[[Any], Any] | None) -> Any:
     """``sum_i maps[i](tangents[i])`` over the inputs that carry a tangent (None if none does).
 
@@ -166,7 +181,10 @@ def apply_forward(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
             raise NotImplementedError(
                 f"{op.name}: this primitive has no jvp rule, so forward mode cannot pass "
                 f"through it; give it one with {op.name}.defjvp(rule)")
-        if not all(isinstance(a, Tensor) or type(a) is float or type(a) is int for a in args):
+        if not all(isinstance(a, Tensor) for a in args):
+            # NOTE: the rule runs on Tensors, where a bare Python float would be a float32
+            # constant (PyTorch's default) inside ``xp`` calls such as xp.log(xp.where(c, 1.7,
+            # 1)): lifted here it takes the tensors' float dtype, as numpy gives the vjp.
             args = _lift_all(args)
         result = op.jvp(_ops, tangents, out, *args, **params)
         outs = out if op.n_out > 1 else (out,)

@@ -159,3 +159,17 @@ def test_integer_and_nondifferentiable_results_carry_no_tangent() -> None:
 def test_tangents_keep_the_dtype(x: np.ndarray) -> None:
     _, t = func.jvp(lambda a: mg.tanh(a) * 2.5, (Tensor(x),), (Tensor(np.ones_like(x)),))
     assert t.dtype == np.float32 and t.shape == x.shape
+
+
+def test_an_inplace_write_with_a_tangent_is_refused() -> None:
+    """In-place ops run no primitive, so forward mode cannot see them: an in-place op calls
+    refuse_inplace first, which raises rather than leave a tangent stale."""
+    from minigrad.forward import refuse_inplace
+
+    x, y = Tensor(np.ones(2)), Tensor(np.ones(2))
+    with dual_level() as level:
+        level.set_tangent(x, Tensor(np.ones(2)))
+        with pytest.raises(RuntimeError, match=r"add_: the tensor \(shape \(2,\)\) or the value "
+                                               r"written carries a forward-mode tangent"):
+            refuse_inplace(y, (x,), "add_")
+        refuse_inplace(y, (2.0,), "add_")  # nothing moves: fine
