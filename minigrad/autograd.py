@@ -154,14 +154,15 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
             if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
                 _visit_outputs(entry, grads, ans, xp, create_graph, interior)
             g = grads[0] if entry.n_out == 1 else tuple(grads)
-            if op.fused and create_graph:  # a kernel's backward is not recorded: its twin's is
-                from .reference import vjp_through_reference
+            if op.fused:
+                if create_graph:  # the kernel's backward is not recorded: its twin's is
+                    from .reference import vjp_through_reference
 
-                result = vjp_through_reference(op, g, ins, entry.params)
-            elif op.fused:  # a hand-written kernel may skip the gradients nobody reads
-                needs = tuple(p is not None for p in parents)
-                result = op.vjp(xp, g, ans, *ins, aux=entry.aux, needs=needs,  # type: ignore
-                                **entry.params)
+                    result = vjp_through_reference(op, g, ins, entry.params)
+                else:  # a hand-written kernel may skip the gradients nobody reads
+                    needs = tuple(p is not None for p in parents)
+                    result = op.vjp(xp, g, ans, *ins, aux=entry.aux, needs=needs,  # type: ignore
+                                    **entry.params)
             elif entry.aux is None:
                 result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
             else:
