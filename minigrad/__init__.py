@@ -18,11 +18,14 @@ from .primitive import Primitive
 from .tape import Entry, Tape, current_tape, enable_grad, is_grad_enabled, no_grad
 from .tensor import DEFAULT_FLOAT, Tensor, tensor
 
+# isort: split
+from . import func  # the transforms build on everything above
+
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
     "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
     "detect_anomaly", "AnomalyError", "save", "load", "CheckpointError", "manual_seed", "data",
-    "nn", "optim",
+    "nn", "optim", "func",
 ]

@@ -200,11 +200,11 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 parents = entry.parents
                 n_in = len(parents)
                 if create_graph:
-                    if op.fused:
+                    if op.fused and op.reference is None:
                         raise RuntimeError(
                             f"{op.name}: this fused kernel's backward cannot be differentiated "
-                            "again; build the layer with impl='reference' for higher-order "
-                            "gradients")
+                            "again and it has no reference twin; build the layer with "
+                            "impl='reference' for higher-order gradients")
                     ans, ins = _tensor_args(entry)
                 else:
                     ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
@@ -212,10 +212,15 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
                     _visit_outputs(entry, grads, ans, xp, create_graph, interior)
                 g = grads[0] if entry.n_out == 1 else tuple(grads)
-                if op.fused:  # a hand-written kernel may skip the gradients nobody reads
-                    needs = tuple(p is not None for p in parents)
-                    result = op.vjp(xp, g, ans, *ins, aux=entry.aux, needs=needs,  # type: ignore
-                                    **entry.params)
+                if op.fused:
+                    if create_graph:  # the kernel's backward is not recorded: its twin's is
+                        from .reference import vjp_through_reference
+
+                        result = vjp_through_reference(op, g, ins, entry.params)
+                    else:  # a hand-written kernel may skip the gradients nobody reads
+                        needs = tuple(p is not None for p in parents)
+                        result = op.vjp(xp, g, ans, *ins, aux=entry.aux,  # type: ignore
+                                        needs=needs, **entry.params)
                 elif entry.aux is None:
                     result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
                 else:

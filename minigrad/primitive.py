@@ -9,12 +9,20 @@ A plain backward runs the rule on arrays (``xp`` is :data:`minigrad.autograd.arr
 fast; ``create_graph=True`` runs the same rule on Tensors (``xp`` is :mod:`minigrad.ops`), so the
 backward pass is itself recorded and can be differentiated again.
 
+Forward mode uses a third function, the ``jvp`` (Jacobian-vector product) rule, written the same
+way and always run on Tensors (:mod:`minigrad.forward`):
+
+    jvp(xp, tangents, ans, *inputs, **params) -> the output's tangent (one tangent per input in
+                                                 ``tangents``, None where there is none)
+
 A ``fused`` primitive (a hand-written Numba kernel) gets arrays only: its rule cannot be recorded.
 Its forward may return ``(outputs, aux)`` (declare ``has_aux=True``): ``aux`` is any residual the
 kernel's backward needs (gate activations, say); it is kept on the entry, handed to the rule as
 the keyword ``aux``, and freed with the other saved values. A fused rule also gets the keyword
 ``needs``, one bool per input (PyTorch's ``ctx.needs_input_grad``): where it is False nobody reads
-that gradient, so the rule may skip its work and return None.
+that gradient, so the rule may skip its work and return None. Its ``reference``, the same
+function composed of ordinary primitives, is what ``create_graph=True`` and forward mode
+differentiate instead (:mod:`minigrad.reference`).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .forward import _fwd, apply_forward
 from .tape import Entry, LockingEntry, _state
 from .tensor import DEFAULT_FLOAT, Tensor, _as_array
 from .versions import _locks
@@ -33,8 +42,8 @@ from .versions import lock as _lock
 class Primitive:
     """A differentiable operation: forward on arrays, backward as a vjp rule."""
 
-    __slots__ = ("name", "forward", "vjp", "n_out", "broadcasts", "fused", "has_aux", "simple",
-                 "promote_from")
+    __slots__ = ("name", "forward", "vjp", "jvp", "reference", "n_out", "broadcasts", "fused",
+                 "has_aux", "simple", "promote_from")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
@@ -50,6 +59,10 @@ class Primitive:
         self.name = name
         self.forward = forward
         self.vjp: Callable[..., Any] | None = None
+        self.jvp: Callable[..., Any] | None = None
+        #: a fused primitive's composed twin on Tensors (same arguments, same outputs), which
+        #: ``create_graph=True`` differentiates in place of the kernel's backward
+        self.reference: Callable[..., Any] | None = None
         self.n_out = n_out
         self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
         self.fused = fused
@@ -60,6 +73,10 @@ class Primitive:
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
         self.vjp = vjp
         return vjp
+
+    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        self.jvp = jvp
+        return jvp
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         return apply(self, args, params)
@@ -153,8 +170,16 @@ def _lift_all(args: tuple) -> tuple:
     return tuple(lift(a, like) for a in args)
 
 
+#: how many forward levels are open, in all threads (kept by :func:`minigrad.forward.dual_level`).
+#: NOTE: while it is 0, forward mode costs ``apply`` one global lookup; the thread's own levels
+#: (a thread-local, slower to read) are looked at only when some thread has one open.
+forward_levels = 0
+
+
 def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
     """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape."""
+    if forward_levels and _fwd.levels:  # forward mode: tangents too (minigrad/forward.py)
+        return apply_forward(op, args, params)
     # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
     record = False
     arrays: list = []

@@ -23,8 +23,8 @@ concurrently (:func:`minigrad.backend.run_pair`, one BLAS thread each). So are t
 of one direction: on a quiet machine a layer with enough gate arithmetic per step runs the two
 halves of its batch as two concurrent recurrences the same way (:data:`SPLIT_MIN_GATES`). The
 whole layer is one tape entry. Its backward works on arrays only, so it cannot be
-differentiated again: a ``create_graph=True`` backward through it raises an error pointing at
-``impl="reference"``.
+differentiated again itself: a ``create_graph=True`` backward, and forward mode, go through the
+layer's reference twin instead (:mod:`rnn.fused_grad`, hooked in at the end of this file).
 
 Shape legend: T time steps, B batch, I input size, H hidden size, G = gates * H,
 D directions, P the width of h (LSTM proj_size, else H).
@@ -411,3 +411,9 @@ class FusedLayer:
 
 _NO_FLIP = np.zeros((0, 0), dtype=np.int64)
 
+
+
+# ---- beyond the kernels: double backward and tangents through the reference cells ----------
+from .fused_grad import attach_references  # noqa: E402
+
+attach_references({"rnn": rnn_layer, "lstm": lstm_layer, "gru": gru_layer})

@@ -67,6 +67,19 @@ def _cross_entropy_vjp(xp: Any, g: Any, ans: Any, x: Any, t: Any, *, ignore_inde
     return gx, None
 
 
+@cross_entropy_primitive.defjvp
+def _cross_entropy_jvp(xp: Any, tangents: tuple, ans: Any, x: Any, t: Any, *,
+                       ignore_index: int) -> Any:
+    """d loss[n, d] = sum_c (softmax(x) - onehot(t))[n, c, d] * dx[n, c, d] (0 where ignored);
+    ``xp.softmax`` subtracts the max first, as the forward does."""
+    p = xp.softmax(x, axis=1)
+    shape = (t.shape[0], 1) + tuple(t.shape[1:])
+    tt = t.reshape(shape)
+    classes = np.arange(x.shape[1]).reshape((1, x.shape[1]) + (1,) * (len(shape) - 2))
+    d = (xp.where(tt == classes, p - 1, p) * tangents[0]).sum(axis=1)
+    return xp.where(t != ignore_index, d, 0)
+
+
 # ---- softplus ------------------------------------------------------------------------------
 def _softplus(x: np.ndarray) -> np.ndarray:
     # NOTE: log(1 + exp(x)) overflows exp for x >~ 88 (float32); logaddexp(0, x) computes
@@ -88,3 +101,4 @@ def stable_sigmoid(xp: Any, x: Any) -> Any:
 
 softplus_primitive = Primitive("softplus", _softplus)
 softplus_primitive.defvjp(lambda xp, g, ans, x: g * stable_sigmoid(xp, x))
+softplus_primitive.defjvp(lambda xp, t, ans, x: t[0] * stable_sigmoid(xp, x))

@@ -6,6 +6,9 @@
     @given(mgst.arrays(mgst.shapes(), domain="positive"))
     def test_my_fn(x):
         assert gradcheck(lambda t: (t.log() * t).sum(), [x], order=2)
+
+gradcheck checks forward and reverse mode (``modes=("fwd", "rev")``, the default) against finite
+differences and against each other.
 """
 
 from . import strategies
