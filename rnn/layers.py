@@ -113,7 +113,9 @@ def _where(valid: Tensor, new: State, old: State) -> State:
     """``new`` in the rows that are ``valid``, ``old`` elsewhere (each part of a state tuple)."""
     if isinstance(new, tuple):
         assert isinstance(old, tuple)
-        return tuple(mg.where(valid, n, o) for n, o in zip(new, old, strict=True))
+        # a part given as None (an LSTM's c0 in (h0, None)) is the cell's zeros
+        return tuple(mg.where(valid, n, Tensor(np.zeros(n.shape, n.dtype)) if o is None else o)
+                     for n, o in zip(new, old, strict=True))
     assert isinstance(old, Tensor)
     return mg.where(valid, new, old)
 
