@@ -38,6 +38,7 @@ class Adagrad(Optimizer):
 
     _state_arrays = ("sum",)
     _state_counters = ("step",)
+    _state_needed = ("step", "sum")
 
     def __init__(
         self,
@@ -76,12 +77,16 @@ class Adagrad(Optimizer):
     ) -> None:
         state["step"] += 1
         step = state["step"]
-        g = -grad if group["maximize"] else grad
+        d, tmp = self._scratch(param)  # d: the gradient once it is not grad itself
+        g = np.negative(grad, out=d) if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
-        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+            np.multiply(param, float(group["weight_decay"]), out=tmp)
+            g = np.add(g, tmp, out=d)
+        clr = float(group["lr"]) / (1 + (step - 1) * float(group["lr_decay"]))
         acc = state["sum"]
-        acc += g * g
-        std = np.sqrt(acc)
-        std += group["eps"]
-        param -= clr * (g / std)
+        acc += np.multiply(g, g, out=tmp)
+        std = np.sqrt(acc, out=tmp)
+        std += float(group["eps"])
+        update = np.divide(g, std, out=tmp)
+        update *= clr
+        param -= update

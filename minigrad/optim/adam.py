@@ -42,6 +42,7 @@ class Adam(Optimizer):
 
     _state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _state_counters = ("step",)
+    _state_needed = ("step", "exp_avg", "exp_avg_sq")
     _decoupled_weight_decay = False
 
     def __init__(
@@ -97,31 +98,40 @@ class Adam(Optimizer):
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any]
     ) -> None:
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        lr, wd = float(group["lr"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
         state["step"] += 1
         step = state["step"]
-        g = -grad if group["maximize"] else grad
+        d, tmp = self._scratch(param)  # d: the gradient once it is not grad itself
+        g = np.negative(grad, out=d) if group["maximize"] else grad
         if wd != 0:
             if self._decoupled_weight_decay:
                 param *= 1 - lr * wd
             else:
-                g = g + wd * param
+                np.multiply(param, wd, out=tmp)
+                g = np.add(g, tmp, out=d)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        lerp_(exp_avg, g, 1 - beta1)
+        lerp_(exp_avg, g, 1 - beta1, work=tmp)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * g * g
+        np.multiply(g, 1 - beta2, out=tmp)
+        tmp *= g
+        exp_avg_sq += tmp
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
         step_size = lr / bias_correction1
         if group["amsgrad"]:
-            v_hat = state.setdefault("max_exp_avg_sq", np.zeros_like(param))
+            v_hat = state.get("max_exp_avg_sq")
+            if v_hat is None:
+                v_hat = state["max_exp_avg_sq"] = np.zeros_like(param)
             np.maximum(v_hat, exp_avg_sq, out=v_hat)
         else:
             v_hat = exp_avg_sq
-        denom = np.sqrt(v_hat)
+        denom = np.sqrt(v_hat, out=tmp)
         denom /= bias_correction2_sqrt
-        denom += group["eps"]
-        param -= step_size * (exp_avg / denom)
+        denom += float(group["eps"])
+        update = np.divide(exp_avg, denom, out=tmp)
+        update *= step_size
+        param -= update
 
 
 class AdamW(Adam):

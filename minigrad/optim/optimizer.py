@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from minigrad.optim._functional import write_
+from minigrad.optim._functional import check_writable, update_, write_
 
 __all__ = ["Optimizer", "ParamLike"]
 
@@ -64,6 +65,10 @@ class Optimizer:
     _state_arrays: tuple[str, ...] = ()
     #: Names of per-parameter integer counters.
     _state_counters: tuple[str, ...] = ()
+    #: The state entries the update reads from an existing state (the others it creates).
+    _state_needed: tuple[str, ...] = ()
+    #: How many work arrays of a parameter's shape :meth:`_scratch` hands the update.
+    _work_arrays = 2
 
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
         if _is_parameter_like(params) or isinstance(params, np.ndarray | Mapping):
@@ -77,6 +82,8 @@ class Optimizer:
         self.state: dict[int, dict[str, Any]] = {}
         self._params: list[Any] = []
         self._positions: dict[int, int] = {}
+        # Work arrays for the updates (see _scratch): dtype -> (pool, {shape: views of it}).
+        self._work: dict[np.dtype, tuple[np.ndarray, dict[tuple[int, ...], tuple]]] = {}
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -217,35 +224,142 @@ class Optimizer:
         skipped). If ``closure`` is given it is called first (to recompute the loss and
         gradients) and its result is returned.
 
-        All or nothing: every gradient and every group's hyperparameters are checked, and every
-        new value and state is computed on copies, before the first parameter is written. On
-        any error no parameter, state or step count has changed.
+        All or nothing: everything that can fail is checked before the first write (every
+        group's hyperparameters, every gradient's shape and dtype, every parameter's array
+        being writable, every state array's shape and dtype); on any error no parameter, state
+        or step count has changed. Then the updates run in place, on the parameters' and the
+        state's own arrays. A floating-point overflow or invalid value met during the updates
+        (an infinite gradient, say) does not stop them half-way: it is reported once, after
+        every parameter was updated, as numpy's error settings ask (a RuntimeWarning by
+        default; FloatingPointError under ``np.seterr(all="raise")``, the step applied).
         """
         loss = closure() if closure is not None else None
+        work = self._prepare_step()
+        if not work:
+            return loss
+        # NOTE: numpy's floating-point errors are collected, not raised or warned mid-step: a
+        # warning turned into an error (pytest -W error, np.seterr) would otherwise stop the
+        # step with some parameters updated and others not.
+        settings = np.geterr()
+        errors: dict[str, list[int]] = {}
+        current = [0]
+
+        def collect(kind: str, flag: int) -> None:
+            positions = errors.setdefault(kind, [])
+            if not positions or positions[-1] != current[0]:
+                positions.append(current[0])
+
+        def mode(kind: str) -> Literal["ignore", "call"]:
+            return "ignore" if settings[kind] == "ignore" else "call"  # type: ignore[literal-required]
+
+        with np.errstate(
+            divide=mode("divide"), over=mode("over"), under=mode("under"),
+            invalid=mode("invalid"), call=collect,
+        ):
+            for p, position, grad, group, state in work:
+                current[0] = position
+                self.state[position] = state
+                update_(p, f"{self._name}.step: parameter {position}", self._update, grad,
+                        state, group)
+        if errors:
+            self._report_float_errors(errors, settings)
+        return loss
+
+    def _prepare_step(self) -> list[tuple[Any, int, np.ndarray, dict[str, Any], dict[str, Any]]]:
+        """Check everything a step needs and return ``(param, position, grad, group, state)``
+        for each parameter with a gradient; a new state is made here but not stored yet."""
         work = []
+        sizes: dict[np.dtype, int] = {}
         for group in self.param_groups:
             self._check_group(group)
             for p in group["params"]:
                 position = self._positions[id(p)]
-                self._check_parameter(p, f"parameter {position}")
+                data = self._check_parameter(p, f"parameter {position}")
                 grad = self._grad(p, position)
-                if grad is not None:
-                    work.append((p, position, grad, group))
-        staged = []
-        for p, position, grad, group in work:
-            value = p.data.copy()
-            state = {
-                k: (v.copy() if isinstance(v, np.ndarray) else v)
-                for k, v in self.state.get(position, {}).items()
-            }
-            if not state:
-                state.update(self._init_state(value, group))
-            self._update(value, grad, state, group)
-            staged.append((p, position, value, state))
-        for p, position, value, state in staged:
-            write_(p, value)
-            self.state[position] = state
-        return loss
+                if grad is None:
+                    continue
+                if not data.flags.writeable or 0 in data.strides:
+                    check_writable(p, f"{self._name}.step: parameter {position}")
+                state = self.state.get(position)
+                if state:
+                    self._check_step_state(state, data, position)
+                else:
+                    state = self._init_state(data, group)
+                if data.size > sizes.get(data.dtype, 0):
+                    sizes[data.dtype] = data.size
+                work.append((p, position, grad, group, state))
+        for dtype, size in sizes.items():
+            self._reserve_work(dtype, size)
+        return work
+
+    def _check_step_state(self, state: Mapping[str, Any], param: np.ndarray, position: int) -> None:
+        """The state the update is about to modify in place must fit the parameter."""
+        for k in self._state_needed:
+            if k not in state:
+                missing = [k for k in self._state_needed if k not in state]
+                raise ValueError(f"{self._name}: state of parameter {position} lacks {missing}")
+        shape = param.shape
+        for k, v in state.items():
+            if isinstance(v, np.ndarray):
+                if v.shape == shape and v.dtype.kind == "f" and v.flags.writeable:
+                    continue
+                if k not in self._state_arrays:
+                    continue
+                if not v.flags.writeable:
+                    raise ValueError(
+                        f"{self._name}: state {k!r} of parameter {position} is read-only"
+                    )
+                raise ValueError(
+                    f"{self._name}: state {k!r} of parameter {position} must be a float array "
+                    f"of the parameter's shape {shape}, got {v.dtype} of shape {v.shape}"
+                )
+            if k in self._state_counters:
+                if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+                    raise ValueError(
+                        f"{self._name}: state {k!r} of parameter {position} must be a count "
+                        f">= 0, got {v!r}"
+                    )
+            elif k in self._state_arrays and v is not None:
+                raise ValueError(
+                    f"{self._name}: state {k!r} of parameter {position} must be a float array "
+                    f"of the parameter's shape {shape}, got {type(v).__name__}"
+                )
+
+    def _reserve_work(self, dtype: np.dtype, size: int) -> None:
+        """Make the work pool of ``dtype`` hold arrays of at least ``size`` elements."""
+        pool = self._work.get(dtype)
+        if pool is None or pool[0].shape[1] < size:
+            self._work[dtype] = (np.empty((self._work_arrays, size), dtype), {})
+
+    def _scratch(self, param: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``_work_arrays`` work arrays of ``param``'s shape and dtype for an update's
+        intermediates: views of one pool per dtype, shared by every parameter and step, so
+        their contents are garbage on entry (and nothing is allocated per step)."""
+        self._reserve_work(param.dtype, param.size)
+        pool, views = self._work[param.dtype]
+        arrays = views.get(param.shape)
+        if arrays is None:
+            n, shape = param.size, param.shape
+            arrays = views[shape] = tuple(
+                pool[i, :n].reshape(shape) for i in range(self._work_arrays)
+            )
+        return arrays
+
+    def _report_float_errors(
+        self, errors: Mapping[str, list[int]], settings: Mapping[str, object]
+    ) -> None:
+        keys = {"overflow": "over", "underflow": "under", "invalid value": "invalid",
+                "divide by zero": "divide"}
+        raise_ = [k for k in errors if settings.get(keys.get(k, "invalid")) == "raise"]
+        text = "; ".join(
+            f"{kind} encountered in the update of parameter(s) {positions}"
+            for kind, positions in errors.items()
+        )
+        if raise_:
+            raise FloatingPointError(
+                f"{self._name}.step: {text} (the step was applied to every parameter)"
+            )
+        warnings.warn(f"{self._name}.step: {text}", RuntimeWarning, stacklevel=3)
 
     def _init_state(self, param: np.ndarray, group: Mapping[str, Any]) -> dict[str, Any]:
         """The state of a parameter before its first update."""
@@ -254,7 +368,9 @@ class Optimizer:
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any]
     ) -> None:
-        """Update ``param`` in place from ``grad``; ``state`` is this parameter's state."""
+        """Update ``param`` in place from ``grad``; ``state`` is this parameter's state, whose
+        arrays are updated in place too. Intermediates go into :meth:`_scratch` arrays. Called
+        only after :meth:`step` checked everything: it must not fail (all or nothing)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ state dicts

@@ -44,6 +44,7 @@ class RMSprop(Optimizer):
 
     _state_arrays = ("square_avg", "grad_avg", "momentum_buffer")
     _state_counters = ("step",)
+    _state_needed = ("step", "square_avg")
 
     def __init__(
         self,
@@ -89,25 +90,38 @@ class RMSprop(Optimizer):
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any]
     ) -> None:
-        alpha, momentum = group["alpha"], group["momentum"]
+        alpha, momentum, wd = float(group["alpha"]), float(group["momentum"]), group["weight_decay"]
+        lr = float(group["lr"])
         state["step"] += 1
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * param
+        d, tmp = self._scratch(param)  # d: the gradient once it is not grad itself
+        g = np.negative(grad, out=d) if group["maximize"] else grad
+        if wd != 0:
+            np.multiply(param, float(wd), out=tmp)
+            g = np.add(g, tmp, out=d)
         square_avg = state["square_avg"]
         square_avg *= alpha
-        square_avg += (1 - alpha) * g * g
+        np.multiply(g, 1 - alpha, out=tmp)
+        tmp *= g
+        square_avg += tmp
         if group["centered"]:
-            grad_avg = state.setdefault("grad_avg", np.zeros_like(param))
-            lerp_(grad_avg, g, 1 - alpha)
-            avg = np.sqrt(square_avg - grad_avg * grad_avg)
+            grad_avg = state.get("grad_avg")
+            if grad_avg is None:
+                grad_avg = state["grad_avg"] = np.zeros_like(param)
+            lerp_(grad_avg, g, 1 - alpha, work=tmp)
+            avg = np.multiply(grad_avg, grad_avg, out=tmp)
+            np.subtract(square_avg, avg, out=avg)
+            np.sqrt(avg, out=avg)
         else:
-            avg = np.sqrt(square_avg)
-        avg += group["eps"]
+            avg = np.sqrt(square_avg, out=tmp)
+        avg += float(group["eps"])
+        scaled = np.divide(g, avg, out=tmp)  # g / avg
         if momentum > 0:
-            buf = state.setdefault("momentum_buffer", np.zeros_like(param))
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.zeros_like(param)
             buf *= momentum
-            buf += g / avg
-            param -= group["lr"] * buf
+            buf += scaled
+            scaled = np.multiply(buf, lr, out=tmp)
         else:
-            param -= group["lr"] * (g / avg)
+            scaled *= lr
+        param -= scaled

@@ -74,17 +74,26 @@ class SGD(Optimizer):
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: Mapping[str, Any]
     ) -> None:
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
-        g = -grad if group["maximize"] else grad
+        lr, momentum, wd = float(group["lr"]), float(group["momentum"]), group["weight_decay"]
+        d, tmp = self._scratch(param)  # d: the step direction once it is not grad itself
+        g = np.negative(grad, out=d) if group["maximize"] else grad
         if wd != 0:
-            g = g + wd * param
+            np.multiply(param, float(wd), out=tmp)
+            g = np.add(g, tmp, out=d)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                # np.array (not g.copy()): a 0-d g may be a numpy scalar, which is immutable.
-                buf = state["momentum_buffer"] = np.array(g, dtype=param.dtype)
+                buf = state["momentum_buffer"] = g.astype(param.dtype, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g
-            g = g + momentum * buf if group["nesterov"] else buf
-        param -= lr * g
+                if group["dampening"] == 0:
+                    buf += g  # (1 - 0) * g is g, bit for bit
+                else:
+                    buf += np.multiply(g, 1 - float(group["dampening"]), out=tmp)
+            if group["nesterov"]:
+                np.multiply(buf, momentum, out=tmp)
+                g = np.add(g, tmp, out=d)
+            else:
+                g = buf
+        np.multiply(g, lr, out=tmp)
+        param -= tmp
