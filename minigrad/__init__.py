@@ -17,6 +17,7 @@ from .ops import *  # noqa: F403
 from .primitive import Primitive
 from .tape import Entry, Tape, current_tape, enable_grad, is_grad_enabled, no_grad
 from .tensor import DEFAULT_FLOAT, Tensor, tensor
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -24,5 +25,5 @@ __all__ = [
     "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
     "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
     "detect_anomaly", "AnomalyError", "save", "load", "CheckpointError", "manual_seed", "data",
-    "nn", "optim",
+    "nn", "optim", "get_num_threads", "set_num_threads",
 ]

@@ -525,7 +525,7 @@ def test_argument_errors() -> None:
 def test_concurrent_calls_match_sequential() -> None:
     """Two kernels run at once on two threads (as for a bidirectional layer) give the results
     they give alone."""
-    from minigrad.backend.threads import run_pair
+    from minigrad.backend.threads import run_parts
 
     p: dict[str, Any] = {"T": 9, "B": 5, "H": 33, "lengths": np.array([9, 4, 7, 1, 9]),
                          "seed": 8}
@@ -542,7 +542,7 @@ def test_concurrent_calls_match_sequential() -> None:
 
     alone = (gru_step(), rnn_step())
     for _ in range(3):
-        together = run_pair(gru_step, rnn_step)
+        together = run_parts([gru_step, rnn_step])
         for seq, par in zip(alone, together, strict=True):
             for u, v in zip(seq, par, strict=True):
                 np.testing.assert_allclose(v, u, rtol=1e-6, atol=1e-7)

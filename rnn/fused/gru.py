@@ -26,12 +26,15 @@ Kernels compile lazily on first use, are cached on disk, and release the GIL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm
+from minigrad.backend.blas import gemm_serial
 from minigrad.backend.jit import kernel, sigmoid_, tanh_
+
+from .checks import as_lengths, check_float_arrays, check_out
 
 __all__ = ["GRUCache", "gru_backward", "gru_forward"]
 
@@ -51,54 +54,6 @@ class GRUCache(NamedTuple):
     aux: np.ndarray
     lengths: np.ndarray
     reset_after: bool
-
-
-# ----------------------------------------------------------------------------------------------
-# Argument checks (shared with rnn_tanh)
-# ----------------------------------------------------------------------------------------------
-def check_float_arrays(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """C-contiguous, writeable versions of the arrays, all float32 or all float64 (else TypeError).
-
-    Normalising layout and writeability keeps each kernel at two compiled signatures (float32,
-    float64): Numba specialises on both.
-    """
-    out = []
-    dtype = None
-    for name, a in arrays.items():
-        a = np.asarray(a)
-        if a.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
-        if dtype is None:
-            dtype = a.dtype
-        elif a.dtype != dtype:
-            raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} like the others")
-        a = np.ascontiguousarray(a)
-        out.append(a if a.flags.writeable else a.copy())
-    return tuple(out)
-
-
-def check_out(name: str, out: np.ndarray | None, shape: tuple[int, ...],
-              dtype: np.dtype) -> np.ndarray:
-    """An output array for a kernel: ``out`` itself if it fits, a new one if None."""
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"{name} must be a C-contiguous {shape} {dtype} array, got "
-                         f"{out.shape} {out.dtype}")
-    return out
-
-
-def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
-    """Validated int64 (B,) lengths; every row gets T when ``lengths`` is None."""
-    if lengths is None:
-        return np.full(B, T, dtype=np.int64)
-    lens = np.asarray(lengths)
-    if lens.shape != (B,) or lens.dtype.kind not in "iu":
-        raise ValueError(f"lengths must be an integer array of shape ({B},), got {lens.shape}")
-    lens = np.ascontiguousarray(lens, dtype=np.int64)
-    if B and (lens.min() < 1 or lens.max() > T):
-        raise ValueError(f"lengths must lie in [1, {T}], got {lens.min()}..{lens.max()}")
-    return lens
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,7 +79,7 @@ def _fwd_reset_after(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type:
     for t in range(T):
         base = t * B
         # gh = h_{t-1} @ W_hh^T   (B, 3H)
-        gemm(False, False, 1.0, hs[base : base + B], w_t, 0.0, gh)
+        gemm_serial(False, False, 1.0, hs[base : base + B], w_t, 0.0, gh)
         for b in range(B):
             row = base + b
             hp = hs[row]
@@ -175,7 +130,7 @@ def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type
     for t in range(T):
         base = t * B
         # [r | z] pre-activations from h_{t-1}   (B, 2H)
-        gemm(False, False, 1.0, hs[base : base + B], w_rz_t, 0.0, g_rz_all)
+        gemm_serial(False, False, 1.0, hs[base : base + B], w_rz_t, 0.0, g_rz_all)
         for b in range(B):
             row = base + b
             g = gates[row]
@@ -198,7 +153,7 @@ def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type
                 for j in range(3 * H):
                     g[j] = zero
         # (r * h_{t-1}) @ W_hn^T   (B, H)
-        gemm(False, False, 1.0, aux[base : base + B], w_n_t, 0.0, g_n_all)
+        gemm_serial(False, False, 1.0, aux[base : base + B], w_n_t, 0.0, g_n_all)
         for b in range(B):
             row = base + b
             hp = hs[row]
@@ -220,7 +175,7 @@ def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type
 
 @kernel
 def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                     d_xw, dan_all, d_w_hh, d_b_ih, d_b_hh, dh, dprev):
+                     d_xw, dan_all, d_b_ih, d_b_hh, dh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -274,10 +229,11 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
                 for j in range(H):
                     dp[j] = dhb[j]
         # dh_{t-1} = dh * z + d(gh) @ W_hh
-        gemm(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
         dh, dprev = dprev, dh
+    # After the loop: dan goes into d_xw's n block (the gradient of xw) and dan * r into
+    # dan_all, whose transpose times h_prev is the n block of d_W_hh (the caller's GEMM).
     rows = T * B
-    gemm(True, False, 1.0, d_xw, hs[:rows], 0.0, d_w_hh)
     for j in range(H3):
         d_b_hh[j] = zero
         d_b_ih[j] = zero
@@ -288,7 +244,9 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
         dan = dan_all[row]
         dx_n = dx[H2:]
         for j in range(H):
+            swap = dx_n[j]
             dx_n[j] = dan[j]
+            dan[j] = swap
         for j in range(H3):
             d_b_ih[j] += dx[j]
     return dh
@@ -296,7 +254,7 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
 
 @kernel
 def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                      d_xw, d_w_hh, d_b_ih, d_b_hh, dh, drh, dprev):
+                      d_xw, d_b_ih, d_b_hh, dh, drh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -329,7 +287,7 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
                 for j in range(H3):
                     dx[j] = zero
         # d(r * h_{t-1}) = dan @ W_hn   (B, H)
-        gemm(False, False, 1.0, d_xw[base : base + B, H2:], w_n, 0.0, drh)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B, H2:], w_n, 0.0, drh)
         for b in range(B):
             row = base + b
             dp = dprev[b]
@@ -354,11 +312,9 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
                 for j in range(H):
                     dp[j] = dhb[j]
         # dh_{t-1} += [dar | daz] @ [W_hr; W_hz]
-        gemm(False, False, 1.0, d_xw[base : base + B, :H2], w_rz, 1.0, dprev)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B, :H2], w_rz, 1.0, dprev)
         dh, dprev = dprev, dh
     rows = T * B
-    gemm(True, False, 1.0, d_xw[:, :H2], hs[:rows], 0.0, d_w_hh[:H2])
-    gemm(True, False, 1.0, d_xw[:, H2:], aux, 0.0, d_w_hh[H2:])
     for j in range(H3):
         d_b_hh[j] = zero
     for row in range(rows):
@@ -429,8 +385,13 @@ def gru_backward(
     cache: GRUCache,
     reset_after: bool = True,
     d_b_ih: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    defer: bool = False,
+) -> tuple[np.ndarray, np.ndarray | Callable[[], np.ndarray], np.ndarray, np.ndarray]:
     """Gradients of :func:`gru_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
+
+    With ``defer=True`` the ``d_w_hh`` slot holds a zero-argument function that computes it
+    (large GEMMs over all T * B rows, for the caller to run with numpy's threads); the sweep
+    itself uses no BLAS thread pool (see :mod:`rnn.fused_ops`).
 
     Returns ``(d_xw, d_w_hh, d_b_hh, d_h0)`` with the shapes of ``xw``, ``w_hh``, ``b_hh`` and
     ``h0``. ``d_xw`` is also the gradient of ``b_ih`` once summed over (T, B); given ``d_b_ih``,
@@ -451,18 +412,29 @@ def gru_backward(
             f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
         )
     d_xw = np.empty((T * B, 3 * H), dtype=dt)
-    d_w_hh = np.empty((3 * H, H), dtype=dt)
     d_b_hh = np.empty(3 * H, dtype=dt)
     d_b_ih = check_out("d_b_ih", d_b_ih, (3 * H,), dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)
     d2 = d_out.reshape(T * B, H)
+    h_prev = cache.hs[: T * B]
     if reset_after:
-        dan = np.empty((T * B, H), dtype=dt)
+        dan_r = np.empty((T * B, H), dtype=dt)  # dan * r once the kernel returns
         d_h0 = _bwd_reset_after(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates, cache.aux,
-                                d_xw, dan, d_w_hh, d_b_ih, d_b_hh, dh, dprev)
+                                d_xw, dan_r, d_b_ih, d_b_hh, dh, dprev)
+        operands = ((d_xw[:, : 2 * H], h_prev), (dan_r, h_prev))
     else:
         drh = np.empty((B, H), dtype=dt)
         d_h0 = _bwd_reset_before(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates,
-                                 cache.aux, d_xw, d_w_hh, d_b_ih, d_b_hh, dh, drh, dprev)
-    return d_xw.reshape(T, B, 3 * H), d_w_hh, d_b_hh, d_h0
+                                 cache.aux, d_xw, d_b_ih, d_b_hh, dh, drh, dprev)
+        operands = ((d_xw[:, : 2 * H], h_prev), (d_xw[:, 2 * H :], cache.aux))
+
+    def d_w_hh() -> np.ndarray:
+        # d_W_hh = [d(r, z) pre-activations; d(n) recurrent term]^T @ [h_prev; h_prev or r*h]
+        out = np.empty((3 * H, H), dtype=dt)
+        (g_rz, h_rz), (g_n, h_n) = operands
+        np.matmul(g_rz.T, h_rz, out=out[: 2 * H])
+        np.matmul(g_n.T, h_n, out=out[2 * H :])
+        return out
+
+    return d_xw.reshape(T, B, 3 * H), (d_w_hh if defer else d_w_hh()), d_b_hh, d_h0

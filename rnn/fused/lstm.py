@@ -32,19 +32,27 @@ the fused layers do on a quiet machine (:data:`rnn.fused_ops.SPLIT_MIN_GATES`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from minigrad.backend import gemm, kernel, sigmoid_, tanh_
+from minigrad.backend import gemm_serial, kernel, sigmoid_, tanh_
 
-from .gru import check_out
+from .checks import as_lengths, check_out
 
 __all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
 
-LSTMCache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-"""``(gates, cs, tcs, hs, ms, lengths)``; see :func:`lstm_forward`."""
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_forward` keeps for :func:`lstm_backward` (see there for the shapes)."""
+
+    gates: np.ndarray
+    cs: np.ndarray
+    tcs: np.ndarray
+    hs: np.ndarray
+    ms: np.ndarray
+    lengths: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +128,7 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
     proj = w_hr_t.shape[0] > 0
     write_out = out.shape[0] > 0
     for t in range(T):
-        gemm(False, False, 1.0, hs[t], w_hh_t, 0.0, z)
+        gemm_serial(False, False, 1.0, hs[t], w_hh_t, 0.0, z)
         for b in range(B):
             if t < lengths[b]:
                 m = ms[t, b] if proj else hs[t + 1, b]
@@ -135,7 +143,7 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
                 else:
                     hs[t + 1, b, :] = hs[t, b]
         if proj:
-            gemm(False, False, 1.0, ms[t], w_hr_t, 0.0, hs[t + 1])
+            gemm_serial(False, False, 1.0, ms[t], w_hr_t, 0.0, hs[t + 1])
             for b in range(B):
                 if t >= lengths[b]:
                     hs[t + 1, b, :] = hs[t, b]
@@ -149,10 +157,11 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
 
 @kernel
 def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type: ignore[no-untyped-def]  # noqa: E501
-                     dz, dhs, d_w_hh, d_w_hr, dh, dc, dh_next, dm, d_h0, d_bias):
+                     dz, dhs, dh, dc, dh_next, dm, d_h0, d_bias):
     """In: d_out, weights, the cache; dh = d_hn and dc = d_cn (both overwritten).
-    Fills dz (= d_xw), d_w_hh, d_w_hr (when projecting), d_h0, dc (= d_c0) and d_bias (= dz
-    summed over all (t, b), the gradient of a bias inside xw)."""
+    Fills dz (= d_xw), dhs (dL/dh_t when projecting), d_h0, dc (= d_c0) and d_bias (= dz
+    summed over all (t, b), the gradient of a bias inside xw). The weight gradients are the
+    caller's large GEMMs over these (:func:`lstm_backward`)."""
     T, B, G = gates.shape
     H = G // 4
     P = hs.shape[2]
@@ -169,7 +178,7 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
                     dhs[t, b, :] = dh[b]
                 else:
                     dhs[t, b, :] = 0
-            gemm(False, False, 1.0, dhs[t], w_hr, 0.0, dm)
+            gemm_serial(False, False, 1.0, dhs[t], w_hr, 0.0, dm)
             src = dm
         else:
             src = dh
@@ -179,16 +188,12 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
                 _add_row(dz[t, b], d_bias)
             else:
                 dz[t, b, :] = 0
-        gemm(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
+        gemm_serial(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
         for b in range(B):
             if t >= lengths[b]:
                 dh_next[b, :] = dh[b]
         dh, dh_next = dh_next, dh
     d_h0[:, :] = dh
-    # the weight gradients: one large GEMM each over all T * B rows
-    gemm(True, False, 1.0, dz.reshape(T * B, G), hs.reshape((T + 1) * B, P)[: T * B], 0.0, d_w_hh)
-    if proj:
-        gemm(True, False, 1.0, dhs.reshape(T * B, P), ms.reshape(T * B, H), 0.0, d_w_hr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,20 +214,6 @@ def _prep(name: str, a: Any, dt: np.dtype[Any], shape: tuple[int, ...]) -> np.nd
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not (arr.flags.c_contiguous and arr.flags.writeable):
         arr = np.array(arr, dtype=dt, order="C", copy=True)
-    return arr
-
-
-def _prep_lengths(lengths: Any, T: int, B: int) -> np.ndarray:
-    if lengths is None:
-        return np.full(B, T, dtype=np.int64)
-    arr = np.asarray(lengths)
-    if arr.shape != (B,):
-        raise ValueError(f"lengths must have shape ({B},), got {arr.shape}")
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"lengths must be integers, got {arr.dtype}")
-    arr = np.array(arr, dtype=np.int64, order="C", copy=True)
-    if B and (arr.min() < 1 or arr.max() > T):
-        raise ValueError(f"lengths must lie in [1, {T}], got min {arr.min()}, max {arr.max()}")
     return arr
 
 
@@ -275,7 +266,7 @@ def lstm_forward(
     w_hh = _prep("w_hh", w_hh, dt, (G, P))
     h0 = _prep("h0", h0, dt, (B, P))
     c0 = _prep("c0", c0, dt, (B, H))
-    lens = _prep_lengths(lengths, T, B)
+    lens = as_lengths(lengths, T, B)
     b = np.zeros(G, dtype=dt) if bias is None else _prep("bias", bias, dt, (G,))
     proj = w_hr is not None
     gates = np.empty((T, B, G), dtype=dt)
@@ -297,7 +288,7 @@ def lstm_forward(
         out.flags.writeable = False  # a view of the cache: in-place edits would corrupt it
     h_n = hs[T].copy()
     c_n = cs[T].copy()
-    return out, h_n, c_n, (gates, cs, tcs, hs, ms, lens)
+    return out, h_n, c_n, LSTMCache(gates, cs, tcs, hs, ms, lens)
 
 
 def lstm_backward(
@@ -308,7 +299,8 @@ def lstm_backward(
     w_hr: np.ndarray | None,
     cache: LSTMCache,
     d_bias: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    defer: bool = False,
+) -> tuple[np.ndarray, Any, Any, np.ndarray, np.ndarray]:
     """Gradients of the recurrence (BPTT) given the cotangents of ``lstm_forward``'s outputs.
 
     Args:
@@ -322,7 +314,9 @@ def lstm_backward(
     Returns:
         ``(d_xw, d_w_hh, d_w_hr, d_h0, d_c0)`` with the shapes of ``xw, w_hh, w_hr, h0, c0``;
         ``d_w_hr`` is None when ``w_hr`` is None. Padded steps contribute nothing, and
-        ``d_xw`` is zero there.
+        ``d_xw`` is zero there. With ``defer=True`` the ``d_w_hh`` and ``d_w_hr`` slots hold
+        zero-argument functions that compute them (large GEMMs over all T * B rows, for the
+        caller to run with numpy's threads; the sweep itself uses no BLAS thread pool).
     """
     gates, cs, tcs, hs, ms, lens = cache
     dt = gates.dtype
@@ -344,8 +338,6 @@ def lstm_backward(
     proj = w_hr is not None
     d_xw = np.empty((T, B, G), dtype=dt)
     dhs = np.empty((T if proj else 0, B, P), dtype=dt)
-    d_w_hh = np.empty((G, P), dtype=dt)
-    d_w_hr = np.empty((P, H) if proj else (0, 0), dtype=dt)
     dh = d_hn.copy()
     d_c0 = d_cn.copy()
     d_h0 = np.empty((B, P), dtype=dt)
@@ -353,5 +345,16 @@ def lstm_backward(
     scratch_m = np.empty((B, H), dtype=dt)
     d_bias = check_out("d_bias", d_bias, (G,), dt)
     _backward_kernel(d_out, w_hh, w_hr_arr, gates, cs, tcs, hs, ms, lens,
-                     d_xw, dhs, d_w_hh, d_w_hr, dh, d_c0, scratch_h, scratch_m, d_h0, d_bias)
-    return d_xw, d_w_hh, (None if w_hr is None else d_w_hr), d_h0, d_c0
+                     d_xw, dhs, dh, d_c0, scratch_h, scratch_m, d_h0, d_bias)
+
+    # the weight gradients: one large GEMM each over all T * B rows
+    def d_w_hh() -> np.ndarray:
+        return d_xw.reshape(T * B, G).T @ hs[:T].reshape(T * B, P)
+
+    def d_w_hr() -> np.ndarray:
+        return dhs.reshape(T * B, P).T @ ms.reshape(T * B, H)
+
+    grads: list[Any] = [d_w_hh, d_w_hr if proj else None]
+    if not defer:
+        grads = [None if f is None else f() for f in grads]
+    return d_xw, grads[0], grads[1], d_h0, d_c0

@@ -11,14 +11,15 @@ are cached and release the GIL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm
+from minigrad.backend.blas import gemm_serial
 from minigrad.backend.jit import kernel, tanh_
 
-from .gru import as_lengths, check_float_arrays, check_out
+from .checks import as_lengths, check_float_arrays, check_out
 
 __all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
@@ -49,7 +50,7 @@ def _fwd(xw, bias, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
         base = t * B
         nxt = hs[base + B : base + 2 * B]
         # h_t pre-activation (recurrent part) written straight into the next state's rows
-        gemm(False, False, 1.0, hs[base : base + B], w_t, 0.0, nxt)
+        gemm_serial(False, False, 1.0, hs[base : base + B], w_t, 0.0, nxt)
         for b in range(B):
             row = base + b
             hq = nxt[b]
@@ -68,7 +69,7 @@ def _fwd(xw, bias, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, d_bias, dh, dprev, relu):  # type: ignore[no-untyped-def]  # noqa: E501
+def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_bias, dh, dprev, relu):  # type: ignore[no-untyped-def]  # noqa: E501
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -104,9 +105,8 @@ def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, d_bias, dh, dprev, relu):
                     dx[j] = 0.0
                     dp[j] = dhb[j]
         # dh_{t-1} = da_t @ W_hh  (padded rows: carried through unchanged)
-        gemm(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
         dh, dprev = dprev, dh
-    gemm(True, False, 1.0, d_xw, hs[: T * B], 0.0, d_w_hh)
     return dh
 
 
@@ -163,12 +163,14 @@ def rnn_backward(
     cache: RNNCache,
     nonlinearity: str = "tanh",
     d_bias: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    defer: bool = False,
+) -> tuple[np.ndarray, np.ndarray | Callable[[], np.ndarray], np.ndarray]:
     """Gradients of :func:`rnn_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
 
     Returns ``(d_xw, d_w_hh, d_h0)``. ``d_xw`` summed over (T, B) is the gradient of both
     ``b_ih`` and ``b_hh``; given ``d_bias``, a C-contiguous (H,) array of the same dtype, the
-    sweep writes that sum into it.
+    sweep writes that sum into it. ``defer=True``: the ``d_w_hh`` slot holds a zero-argument
+    function that computes it (see :func:`rnn.fused.gru.gru_backward`).
     """
     relu = _check_nonlinearity(nonlinearity)
     if nonlinearity != cache.nonlinearity:
@@ -186,10 +188,13 @@ def rnn_backward(
             f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
         )
     d_xw = np.empty((T * B, H), dtype=dt)
-    d_w_hh = np.empty((H, H), dtype=dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)
     d_bias = check_out("d_bias", d_bias, (H,), dt)
-    d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw, d_w_hh,
+    d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw,
                 d_bias, dh, dprev, relu)
-    return d_xw.reshape(T, B, H), d_w_hh, d_h0
+
+    def d_w_hh() -> np.ndarray:
+        return d_xw.T @ cache.hs[: T * B]  # one GEMM over all T * B rows
+
+    return d_xw.reshape(T, B, H), (d_w_hh if defer else d_w_hh()), d_h0
