@@ -412,7 +412,7 @@ class _RecurrentLayer(Module):
         if self._fused is None:
             from .fused_ops import FusedLayer
 
-            self._fused = [FusedLayer(row) for row in self._cells]
+            self._fused = [FusedLayer(row, self._name, k) for k, row in enumerate(self._cells)]
         return self._fused
 
     def _run(self, x: Any, hx: Any, lengths: Any) -> tuple[Tensor, list[Tensor]]:

@@ -32,7 +32,6 @@ the fused layers do on a quiet machine (:data:`rnn.fused_ops.SPLIT_MIN_GATES`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -163,8 +162,6 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
     summed over all (t, b), the gradient of a bias inside xw). The weight gradients are the
     caller's large GEMMs over these (:func:`lstm_backward`)."""
     T, B, G = gates.shape
-    H = G // 4
-    P = hs.shape[2]
     proj = w_hr.shape[0] > 0
     d_bias[:] = 0
     for t in range(T - 1, -1, -1):
