@@ -357,20 +357,25 @@ class FusedLayer:
             else:
                 zero = Tensor(np.zeros((B, width), dtype=dtype))
                 initial.append(stack([zero if g is None else g for g in given]))
-        weights = self._weights(x.dtype)
+        names, weights = self._weights(x.dtype)
         flip = reversal_index(T, lengths) if D == 2 else _NO_FLIP  # only the reverse reads it
-        outs = self._op(x, *initial, *weights, names=self._names, n_dir=D, lengths=lengths,
+        outs = self._op(x, *initial, *weights, names=names, n_dir=D, lengths=lengths,
                         flip=flip, option=self._option)
         return outs[0], tuple(outs[1:])
 
 
-    def _weights(self, dtype: np.dtype[Any]) -> list[Tensor]:
-        """Every direction's parameters as the cells hold them now (read at each call, never
-        cached), each checked: dtype that of the input, shape the cell's."""
+    def _weights(self, dtype: np.dtype[Any]) -> tuple[tuple[str, ...], list[Tensor]]:
+        """The parameter names and every direction's parameters in that order, as the cells
+        hold them now (read at each call, never cached: assigning a new Parameter to a cell
+        takes effect at the next call), each checked: dtype that of the input, shape the
+        cell's."""
+        names = tuple(self._names)
         weights = []
         for d, cell in enumerate(self.cells):
             expected = dict(_expected_shapes(cell))
-            for pname, p in cell.named_parameters():
+            params = dict(cell.named_parameters())
+            for pname in names:
+                p = params[pname]
                 full = f"{pname}_l{self.index}" + ("_reverse" if d else "")
                 if p.dtype != dtype:
                     raise TypeError(f"{self.name}: parameter {full} has dtype {p.dtype}, but the "
@@ -379,7 +384,7 @@ class FusedLayer:
                     raise ValueError(f"{self.name}: parameter {full} has shape {tuple(p.shape)}, "
                                      f"expected {expected[pname]}")
                 weights.append(p)
-        return weights
+        return names, weights
 
 
 def _expected_shapes(cell: Any) -> list[tuple[str, tuple[int, ...]]]:
