@@ -50,7 +50,7 @@ from minigrad import Primitive, Tensor, get_num_threads, stack
 from minigrad.backend import run_parts
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
-from rnn.fused.rnn_tanh import rnn_backward, rnn_forward
+from rnn.fused.elman import rnn_backward, rnn_forward
 
 from .cells import GRUCell, LSTMCell, RNNCell, State
 from .layers import reversal_index
@@ -150,8 +150,8 @@ _KINDS = {
 #: A part of the batch runs as its own recurrence only when a step has at least this many gate
 #: pre-activations in it (rows * G): below that the hand-off to a helper costs more than the
 #: part's gate arithmetic.
-#: NOTE: measured on 2 cores (training step, two halves / whole, interleaved medians): LSTM
-#: B16 H64 (2 x 2048 gates) 0.72-0.85, GRU B16 H64 0.67-0.99, RNN B16 H64 (2 x 512) 1.15-1.37.
+#: NOTE: chosen from two-core measurements of two halves against the whole batch
+#: (docs/fused-kernels.md): halves of 2048 gates gained, halves of 512 lost.
 MIN_PART_GATES = 1024
 
 Part = tuple[int, slice]

@@ -1,4 +1,4 @@
-"""Fused GRU and vanilla-RNN sequence kernels (rnn.fused.gru, rnn.fused.rnn_tanh).
+"""Fused GRU and vanilla-RNN sequence kernels (rnn.fused.gru, rnn.fused.elman).
 
 Oracles: a plain numpy step-by-step reference of each cell written here, central finite
 differences of that reference (float64), torch.nn.GRU / torch.nn.RNN (float64, packed sequences
@@ -16,7 +16,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from rnn.fused.gru import GRUCache, gru_backward, gru_forward
-from rnn.fused.rnn_tanh import RNNCache, rnn_backward, rnn_forward
+from rnn.fused.elman import RNNCache, rnn_backward, rnn_forward
 
 GRU_VARIANTS = [True, False]  # reset_after
 RNN_VARIANTS = ["tanh", "relu"]
@@ -553,7 +553,7 @@ def test_import_compiles_nothing() -> None:
     import sys
 
     code = (
-        "import rnn.fused.gru as g, rnn.fused.rnn_tanh as r\n"
+        "import rnn.fused.gru as g, rnn.fused.elman as r\n"
         "ks = [g._fwd_reset_after, g._fwd_reset_before, g._bwd_reset_after,\n"
         "      g._bwd_reset_before, r._fwd, r._bwd]\n"
         "print(sum(len(k.signatures) for k in ks))\n"

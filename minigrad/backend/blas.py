@@ -269,9 +269,9 @@ def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-unty
     Each element of ``c`` is still one OpenBLAS dot product over the whole of K, so the blocking
     is a pure function of the shapes and results are reproducible.
 
-    NOTE: per-step recurrent GEMMs (M = a few dozen rows) measured as fast as or faster than one
-    call with a one-thread pool; long-K GEMMs (weight gradients over all T * B rows) would be cut
-    into slivers: leave those to numpy.
+    NOTE: for per-step recurrent GEMMs (M = a few dozen rows) this is no slower than one call
+    with a one-thread pool (measurements: docs/fused-kernels.md); long-K GEMMs (weight gradients
+    over all T * B rows) would be cut into slivers: leave those to numpy.
     """
     m = c.shape[0]
     n = c.shape[1]

@@ -1,8 +1,8 @@
 """A persistent team of worker threads that runs independent kernel calls at once.
 
 :func:`run_parts` runs ``n`` callables concurrently: the first on the calling thread, the others
-on helper threads that wait between calls (starting a thread costs about 100 us, more than a
-small layer's whole kernel; handing a callable to a waiting one costs about 15 us). The fused
+on helper threads that wait between calls (starting a thread costs more than a small layer's
+whole kernel; handing a callable to a waiting one, a fraction of that). The fused
 recurrent layers hand it the independent recurrences of one layer call (directions, parts of the
 batch). The callables must spend their time in code that releases the GIL (``nogil=True`` Numba
 kernels) for this to pay, and must never touch process-wide settings: the kernels' GEMMs run on

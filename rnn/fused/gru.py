@@ -18,10 +18,11 @@ Variable lengths: for ``t >= lengths[b]`` row ``b`` keeps its state and ``out[t,
 such steps contribute nothing to any gradient. Only forward time order exists here: a reverse
 direction is run by the caller on flipped sequences.
 
-Inside the time loop only the recurrent GEMMs (through :mod:`minigrad.backend.blas`) and
-vectorised gate arithmetic run. The weight gradient is one large GEMM over all ``T * B`` rows
-after the loop (reset_after=False: two, since its n block multiplies ``r * h``, not ``h``).
-Kernels compile lazily on first use, are cached on disk, and release the GIL.
+Inside the time loop only the recurrent GEMMs (:func:`minigrad.backend.gemm_serial`: on the
+calling thread alone, never OpenBLAS's pool) and vectorised gate arithmetic run. The weight
+gradient is two large GEMMs over all ``T * B`` rows after the sweep, done with numpy by
+:func:`gru_backward` (or handed to the caller with ``defer=True``). Kernels compile lazily on
+first use, are cached on disk, and release the GIL.
 """
 
 from __future__ import annotations

@@ -26,8 +26,11 @@ Arrays: all float arguments must share one dtype, float32 or float64 (no silent 
 ``TypeError`` names the offender). Inputs that are not C-contiguous or not writeable are copied
 (``np.ascontiguousarray``), so the compiled kernels see exactly one signature per dtype.
 The kernels release the GIL: two calls (e.g. the two directions of a bidirectional layer) can
-run concurrently with :func:`minigrad.backend.run_pair`; so can two halves of one batch, which
-the fused layers do on a quiet machine (:data:`rnn.fused_ops.SPLIT_MIN_GATES`).
+run concurrently with :func:`minigrad.backend.run_parts`; so can parts of one batch, which
+the fused layers do by their thread setting (:func:`rnn.fused_ops.plan`). Every GEMM inside the
+kernels runs on the calling thread alone (:func:`minigrad.backend.gemm_serial`); the weight
+gradients are large GEMMs after the sweep, computed by :func:`lstm_backward` with numpy (or
+handed to the caller with ``defer=True``).
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def _add_row(src, dst):  # type: ignore[no-untyped-def]
     """dst += src, for the bias gradient.
 
     NOTE: a loop of its own. Adding into dst inside _cell_backward_row (a third array written
-    there) made that loop up to 1.8x slower (B16 H64 float32: 8.2 vs 4.6 ns per unit), while
+    there) made that loop markedly slower (docs/fused-kernels.md), while
     this loop over a row still in L1 costs almost nothing.
     """
     for j in range(src.shape[0]):
@@ -121,8 +124,8 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
     """In: xw, the TRANSPOSED weights w_hh_t = w_hh.T (P, 4H) and w_hr_t = w_hr.T (H, P)
     ((0, 0) when not projecting), lengths; cs[0] = c0, hs[0] = h0.
     Fills gates, cs[1:], tcs, hs[1:], ms, and out unless out is empty (then hs[1:] is out).
-    Why transposed: OpenBLAS runs h @ W (no-trans, no-trans) up to 2x faster than h @ W.T at
-    these small batch sizes (measured: B=16, H=64 5.8 vs 13.8 us; B=64, H=512 1.76 vs 2.05 ms)."""
+    Why transposed: OpenBLAS runs h @ W (no-trans, no-trans) faster than h @ W.T at these small
+    batch sizes (docs/fused-kernels.md)."""
     T, B, G = xw.shape
     proj = w_hr_t.shape[0] > 0
     write_out = out.shape[0] > 0

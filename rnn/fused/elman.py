@@ -4,9 +4,10 @@
 
 where ``xw = x @ W_ih.T`` (one big GEMM over all time steps, done by the caller) and
 ``b = b_ih + b_hh``, added inside the kernel. Variable lengths, time order and performance
-rules are those of :mod:`rnn.fused.gru`: only the recurrent GEMM runs inside the time loop,
-the weight gradient is one GEMM over all ``T * B`` rows afterwards, kernels compile lazily,
-are cached and release the GIL.
+rules are those of :mod:`rnn.fused.gru`: only the recurrent GEMM runs inside the time loop
+(on the calling thread alone), the weight gradient is one GEMM over all ``T * B`` rows after
+the sweep, kernels compile lazily, are cached and release the GIL. (The file's name is the
+cell's, Elman's: it runs both nonlinearities.)
 """
 
 from __future__ import annotations
