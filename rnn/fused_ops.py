@@ -23,12 +23,12 @@ are sums over all (t, b), so their order never matters.
 Threads (:func:`minigrad.set_num_threads`): the recurrences of one layer call are independent
 (each direction; and the rows of a batch never interact), so :func:`plan` cuts the call into up
 to ``get_num_threads()`` parts, a pure function of the shapes and that setting, and a persistent
-team (:func:`minigrad.backend.run_parts`) runs the parts' time loops at once. Inside a time loop
-every GEMM runs on its own thread alone (:func:`minigrad.backend.gemm_serial`); the large GEMMs
-above run on the calling thread with numpy's BLAS as the user configured it. Nothing
-process-wide is changed. A given thread setting gives bitwise-identical results on a quiet or
-a busy machine; two settings may differ in the last bits (the parts' weight gradients add up
-in a different order).
+team (:func:`minigrad.backend.run_parts`) runs the parts at once. Each part does all its own
+work, the large GEMMs above included (its rows' share of each); the caller joins the rows and
+adds the parts' weight gradients in a fixed order. Every GEMM runs on its own thread alone
+(:func:`minigrad.backend.gemm_serial`): nothing process-wide is changed, and numpy's BLAS pool
+is never woken to spin beside the team. A given thread setting gives bitwise-identical results
+on a quiet or a busy machine; two settings may differ in the last bits.
 
 The whole layer is one tape entry. Its backward works on arrays only, so it cannot be
 differentiated again: a ``create_graph=True`` backward through it raises an error pointing at
@@ -47,10 +47,10 @@ from typing import Any
 import numpy as np
 
 from minigrad import Primitive, Tensor, get_num_threads, stack
-from minigrad.backend import run_parts
+from minigrad.backend import matmul_serial, run_parts
+from rnn.fused.elman import rnn_backward, rnn_forward
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
-from rnn.fused.elman import rnn_backward, rnn_forward
 
 from .cells import GRUCell, LSTMCell, RNNCell, State
 from .layers import reversal_index
@@ -64,8 +64,6 @@ Arrays = dict[str, np.ndarray]
 #   recur(xw, w, states0, lengths, option) -> out, final states, cache
 #   recur_back(d_out, d_finals, w, cache, option) -> d_xw, {name: grad of a recurrent weight},
 #                                                    d_states0
-#   (a weight matrix's gradient comes as a zero-argument function: a large GEMM that the caller
-#   runs on its own thread, with numpy's threads, after the team's sweeps)
 # ``w`` maps the cell's parameter names to arrays; ``option`` is the RNN's nonlinearity or the
 # GRU's reset_after.
 def _bias(w: Arrays) -> np.ndarray | None:
@@ -91,8 +89,7 @@ def _rnn_recur(xw: np.ndarray, w: Arrays, s0: list[np.ndarray], lengths: Any, op
 def _rnn_recur_back(d_out: np.ndarray, d_fin: list[np.ndarray], w: Arrays, cache: Any,
                     option: Any) -> Any:
     d_b = _bias_out(w)
-    d_xw, d_w_hh, d_h0 = rnn_backward(d_out, d_fin[0], w["weight_hh"], cache, option, d_b,
-                                      defer=True)
+    d_xw, d_w_hh, d_h0 = rnn_backward(d_out, d_fin[0], w["weight_hh"], cache, option, d_b)
     return d_xw, {"weight_hh": d_w_hh, **_bias_grads(d_b)}, (d_h0,)
 
 
@@ -107,7 +104,7 @@ def _lstm_recur_back(d_out: np.ndarray, d_fin: list[np.ndarray], w: Arrays, cach
                      option: Any) -> Any:
     d_b = _bias_out(w)
     d_xw, d_w_hh, d_w_hr, d_h0, d_c0 = lstm_backward(d_out, d_fin[0], d_fin[1], w["weight_hh"],
-                                                     w.get("weight_hr"), cache, d_b, defer=True)
+                                                     w.get("weight_hr"), cache, d_b)
     return d_xw, {"weight_hh": d_w_hh, "weight_hr": d_w_hr, **_bias_grads(d_b)}, (d_h0, d_c0)
 
 
@@ -127,7 +124,7 @@ def _gru_recur_back(d_out: np.ndarray, d_fin: list[np.ndarray], w: Arrays, cache
                     option: Any) -> Any:
     d_b_ih = _bias_out(w)
     d_xw, d_w_hh, d_b_hh, d_h0 = gru_backward(d_out, d_fin[0], w["weight_hh"], _gru_b_hh(w),
-                                              cache, option, d_b_ih, defer=True)
+                                              cache, option, d_b_ih)
     d_biases = {} if d_b_ih is None else {"bias_ih": d_b_ih, "bias_hh": d_b_hh}
     return d_xw, {"weight_hh": d_w_hh, **d_biases}, (d_h0,)
 
@@ -212,6 +209,12 @@ def _join(values: list[np.ndarray], axis: int) -> np.ndarray:
     return values[0] if len(values) == 1 else np.concatenate(values, axis=axis)
 
 
+def _rows(a: np.ndarray, rows: slice) -> np.ndarray:
+    """``a[:, rows]`` of a (T, B, .) array as a C-contiguous (T * rows, .) matrix."""
+    part = np.ascontiguousarray(a[:, rows])
+    return part.reshape(-1, a.shape[2])
+
+
 def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple[str, ...],
                    n_dir: int, lengths: np.ndarray | None, flip: np.ndarray,
                    option: Any) -> tuple[tuple[np.ndarray, ...], tuple[list[Part], list[Any]]]:
@@ -219,16 +222,18 @@ def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple
     states0, weights = arrays[:kind.n_states], arrays[kind.n_states:]
     T, B, I = x.shape
     x = _without_padding(x, lengths)
-    xws = []
-    for d in range(n_dir):  # the input projections: large GEMMs with numpy's own threads
-        w_ih = _weights_of(weights, names, d)["weight_ih"]
-        xws.append((_reading_order(x, d, flip).reshape(T * B, I) @ w_ih.T).reshape(T, B, -1))
-    parts = plan(B, xws[0].shape[2], n_dir, get_num_threads())
+    xs = [_reading_order(x, d, flip) for d in range(n_dir)]
+    G = weights[names.index("weight_hh")].shape[0]
+    parts = plan(B, G, n_dir, get_num_threads())
 
     def job(d: int, rows: slice) -> Callable[[], Any]:
-        w = _weights_of(weights, names, d)
-        return lambda: kind.recur(xws[d][:, rows], w, [s[d][rows] for s in states0],
-                                  None if lengths is None else lengths[rows], option)
+        def run() -> Any:
+            w = _weights_of(weights, names, d)
+            # the input projection of these rows, one product (the kernels add the biases)
+            xw = matmul_serial(_rows(xs[d], rows), w["weight_ih"], trans_b=True)
+            return kind.recur(xw.reshape(T, -1, G), w, [s[d][rows] for s in states0],
+                              None if lengths is None else lengths[rows], option)
+        return run
 
     results = _run([job(d, rows) for d, rows in parts])
     outs, finals = [], [[] for _ in range(kind.n_states)]  # type: ignore[var-annotated]
@@ -251,35 +256,41 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
     T, B, I = x.shape
     P = d_out.shape[2] // n_dir
     parts, caches = aux
+    x = _without_padding(x, lengths)
+    xs = [_reading_order(x, d, flip) for d in range(n_dir)]
     g = [_reading_order(d_out[:, :, d * P:(d + 1) * P], d, flip) for d in range(n_dir)]
 
     def job(i: int) -> Callable[[], Any]:
-        d, rows = parts[i]
-        w = _weights_of(weights, names, d)
-        return lambda: kind.recur_back(g[d][:, rows],
-                                       [np.ascontiguousarray(f[d][rows]) for f in d_finals],
-                                       w, caches[i], option)
+        def run() -> Any:
+            d, rows = parts[i]
+            w = _weights_of(weights, names, d)
+            d_xw, d_w, d_s0 = kind.recur_back(
+                g[d][:, rows], [np.ascontiguousarray(f[d][rows]) for f in d_finals], w,
+                caches[i], option)
+            dxw2 = d_xw.reshape(-1, d_xw.shape[2])
+            # NOTE: dW_ih sums over every (t, b), so it needs no un-flipping: d_xw and the
+            # input, both in this direction's reading order, pair up step by step.
+            d_w["weight_ih"] = matmul_serial(dxw2, _rows(xs[d], rows), trans_a=True)
+            dx = None
+            if needs[0]:  # x is data (no grad wanted) in most models: skip a (T*B, G) x (G, I)
+                dx = matmul_serial(dxw2, w["weight_ih"]).reshape(T, -1, I)
+            return dx, d_w, d_s0
+        return run
 
-    results = _run([job(i) for i in range(len(parts))])  # the sweeps, on the team
-    # the rest on this thread, the large GEMMs with numpy's own threads; parts in a fixed order
-    x = _without_padding(x, lengths)
+    results = _run([job(i) for i in range(len(parts))])
+    # join the parts: rows side by side; each part's weight gradients added, in part order
     dx = None
     d_states0: list[list[np.ndarray]] = [[] for _ in range(kind.n_states)]
     d_weights: list[np.ndarray] = []
     for d in range(n_dir):
         mine = [r for (dd, _), r in zip(parts, results, strict=True) if dd == d]
-        w = _weights_of(weights, names, d)
-        dxw2 = _join([r[0] for r in mine], 1).reshape(T * B, -1)
-        d_w = {"weight_ih": dxw2.T @ _reading_order(x, d, flip).reshape(T * B, I)}
-        for name in mine[0][1]:
+        for name in names:
             values = [r[1][name] for r in mine]
-            values = [v() if callable(v) else v for v in values]
-            d_w[name] = None if values[0] is None else sum(values[1:], values[0])
-        d_weights += [d_w[n] for n in names]
+            d_weights.append(sum(values[1:], values[0]))
         for j in range(kind.n_states):
             d_states0[j].append(_join([r[2][j] for r in mine], 0))
-        if needs[0]:  # x is data (no grad wanted) in most models: skip a (T*B, G) x (G, I) GEMM
-            dx_d = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
+        if needs[0]:
+            dx_d = _reading_order(_join([r[0] for r in mine], 1), d, flip)
             dx = dx_d if dx is None else dx + dx_d
     return (dx, *(np.stack(s) for s in d_states0), *d_weights)
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from rnn.fused.gru import GRUCache, gru_backward, gru_forward
 from rnn.fused.elman import RNNCache, rnn_backward, rnn_forward
+from rnn.fused.gru import GRUCache, gru_backward, gru_forward
 
 GRU_VARIANTS = [True, False]  # reset_after
 RNN_VARIANTS = ["tanh", "relu"]

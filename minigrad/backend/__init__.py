@@ -18,6 +18,7 @@ from .blas import (
     gemm_loop,
     gemm_serial,
     get_blas_threads,
+    matmul_serial,
     set_blas_threads,
 )
 from .jit import FASTMATH, KERNEL_OPTIONS, exp_f32, exp_f64, expm1_f64, kernel, sigmoid_, tanh_
@@ -38,6 +39,7 @@ __all__ = [
     "gemm_serial",
     "get_blas_threads",
     "kernel",
+    "matmul_serial",
     "run_parts",
     "set_blas_threads",
     "sigmoid_",

@@ -52,6 +52,7 @@ __all__ = [
     "gemm_loop",
     "gemm_serial",
     "get_blas_threads",
+    "matmul_serial",
     "set_blas_threads",
 ]
 
@@ -254,6 +255,8 @@ gemm = gemm_cblas if HAVE_CBLAS else gemm_loop
 #: (``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD`` = 65536 * 4 in its ``interface/gemm.c``).
 SERIAL_GEMM_MNK = 262144
 _SERIAL_MIN_COLS = 64  # column blocks at least this wide where K allows
+_SERIAL_MAX_K = 512  # a longer K (weight gradients over T * B rows) is cut into ...
+_SERIAL_K_BLOCK = 256  # ... blocks this long, accumulated into c (beta = 1 after the first)
 
 
 # NOTE: cached only with the binding (like :func:`minigrad.backend.jit.kernel`): a cache file
@@ -262,30 +265,49 @@ _SERIAL_MIN_COLS = 64  # column blocks at least this wide where K allows
 def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untyped-def]
     """:func:`gemm` on the calling thread only: same contract, never OpenBLAS's thread pool.
 
-    The product is cut into blocks of rows and columns of ``c`` small enough
-    (M * N * K <= :data:`SERIAL_GEMM_MNK`) that OpenBLAS computes each one on the caller's thread
+    The product is cut into blocks of rows, columns and (when K is long) K, each small enough
+    (M * N * K <= :data:`SERIAL_GEMM_MNK`) that OpenBLAS computes it on the caller's thread
     without consulting its process-wide thread count. So many threads can each run their own
-    GEMMs side by side, and nothing process-wide is ever changed (no ``set_num_threads``).
-    Each element of ``c`` is still one OpenBLAS dot product over the whole of K, so the blocking
-    is a pure function of the shapes and results are reproducible.
+    GEMMs side by side, nothing process-wide is ever changed, and no pool of spinning OpenBLAS
+    threads competes with them for the cores. The blocking is a pure function of the shapes,
+    so results are reproducible.
 
-    NOTE: for per-step recurrent GEMMs (M = a few dozen rows) this is no slower than one call
-    with a one-thread pool (measurements: docs/fused-kernels.md); long-K GEMMs (weight gradients
-    over all T * B rows) would be cut into slivers: leave those to numpy.
+    NOTE: per-step recurrent GEMMs (M = a few dozen rows) run as fast as one call with a
+    one-thread pool or faster (OpenBLAS's small-matrix path); long-K products (weight gradients)
+    somewhat slower. Measurements: docs/fused-kernels.md.
     """
     m = c.shape[0]
     n = c.shape[1]
     k = a.shape[0] if trans_a else a.shape[1]
-    kk = max(k, 1)
-    mc = max(1, min(m, SERIAL_GEMM_MNK // (kk * _SERIAL_MIN_COLS)))
-    nc = max(1, min(n, SERIAL_GEMM_MNK // (mc * kk)))
-    if k > SERIAL_GEMM_MNK:  # a K that long has no serial block: the loop GEMM, also serial
-        gemm_loop(trans_a, trans_b, alpha, a, b, beta, c)
+    if m == 0 or n == 0 or k == 0:
+        gemm(trans_a, trans_b, alpha, a, b, beta, c)
         return
+    kc = k if k <= _SERIAL_MAX_K else _SERIAL_K_BLOCK
+    mc = max(1, min(m, SERIAL_GEMM_MNK // (kc * _SERIAL_MIN_COLS)))
+    nc = max(1, min(n, SERIAL_GEMM_MNK // (mc * kc)))
     for i0 in range(0, m, mc):
         i1 = min(i0 + mc, m)
         for j0 in range(0, n, nc):
             j1 = min(j0 + nc, n)
-            a_blk = a[:, i0:i1] if trans_a else a[i0:i1]
-            b_blk = b[j0:j1] if trans_b else b[:, j0:j1]
-            gemm(trans_a, trans_b, alpha, a_blk, b_blk, beta, c[i0:i1, j0:j1])
+            c_blk = c[i0:i1, j0:j1]
+            for p0 in range(0, k, kc):
+                p1 = min(p0 + kc, k)
+                a_blk = a[p0:p1, i0:i1] if trans_a else a[i0:i1, p0:p1]
+                b_blk = b[j0:j1, p0:p1] if trans_b else b[p0:p1, j0:j1]
+                gemm(trans_a, trans_b, alpha, a_blk, b_blk, beta if p0 == 0 else 1.0, c_blk)
+
+
+def matmul_serial(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
+                  trans_b: bool = False) -> np.ndarray:
+    """``op(a) @ op(b)`` as a new C-contiguous array, by :func:`gemm_serial` (Python API).
+
+    ``a`` and ``b``: 2-D, one float dtype; copied to C order only when their last axis is not
+    contiguous.
+    """
+    a = a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+    b = b if b.strides[-1] == b.itemsize else np.ascontiguousarray(b)
+    m = a.shape[1] if trans_a else a.shape[0]
+    n = b.shape[0] if trans_b else b.shape[1]
+    out = np.empty((m, n), dtype=a.dtype)
+    gemm_serial(trans_a, trans_b, 1.0, a, b, 0.0, out)
+    return out

@@ -12,12 +12,11 @@ cell's, Elman's: it runs both nonlinearities.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm_serial
+from minigrad.backend.blas import gemm_serial, matmul_serial
 from minigrad.backend.jit import kernel, tanh_
 
 from .checks import as_lengths, check_float_arrays, check_out
@@ -164,14 +163,12 @@ def rnn_backward(
     cache: RNNCache,
     nonlinearity: str = "tanh",
     d_bias: np.ndarray | None = None,
-    defer: bool = False,
-) -> tuple[np.ndarray, np.ndarray | Callable[[], np.ndarray], np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`rnn_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
 
     Returns ``(d_xw, d_w_hh, d_h0)``. ``d_xw`` summed over (T, B) is the gradient of both
     ``b_ih`` and ``b_hh``; given ``d_bias``, a C-contiguous (H,) array of the same dtype, the
-    sweep writes that sum into it. ``defer=True``: the ``d_w_hh`` slot holds a zero-argument
-    function that computes it (see :func:`rnn.fused.gru.gru_backward`).
+    sweep writes that sum into it.
     """
     relu = _check_nonlinearity(nonlinearity)
     if nonlinearity != cache.nonlinearity:
@@ -194,8 +191,5 @@ def rnn_backward(
     d_bias = check_out("d_bias", d_bias, (H,), dt)
     d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw,
                 d_bias, dh, dprev, relu)
-
-    def d_w_hh() -> np.ndarray:
-        return d_xw.T @ cache.hs[: T * B]  # one GEMM over all T * B rows
-
-    return d_xw.reshape(T, B, H), (d_w_hh if defer else d_w_hh()), d_h0
+    d_w_hh = matmul_serial(d_xw, cache.hs[: T * B], trans_a=True)  # one GEMM over all T * B rows
+    return d_xw.reshape(T, B, H), d_w_hh, d_h0

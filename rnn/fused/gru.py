@@ -20,19 +20,18 @@ direction is run by the caller on flipped sequences.
 
 Inside the time loop only the recurrent GEMMs (:func:`minigrad.backend.gemm_serial`: on the
 calling thread alone, never OpenBLAS's pool) and vectorised gate arithmetic run. The weight
-gradient is two large GEMMs over all ``T * B`` rows after the sweep, done with numpy by
-:func:`gru_backward` (or handed to the caller with ``defer=True``). Kernels compile lazily on
-first use, are cached on disk, and release the GIL.
+gradient is two large GEMMs over all ``T * B`` rows after the sweep, also on the calling thread
+alone (:func:`minigrad.backend.matmul_serial`). Kernels compile lazily on first use, are cached
+on disk, and release the GIL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm_serial
+from minigrad.backend.blas import gemm_serial, matmul_serial
 from minigrad.backend.jit import kernel, sigmoid_, tanh_
 
 from .checks import as_lengths, check_float_arrays, check_out
@@ -386,13 +385,8 @@ def gru_backward(
     cache: GRUCache,
     reset_after: bool = True,
     d_b_ih: np.ndarray | None = None,
-    defer: bool = False,
-) -> tuple[np.ndarray, np.ndarray | Callable[[], np.ndarray], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`gru_forward` given ``d_out`` (T, B, H) and ``d_hn`` (B, H).
-
-    With ``defer=True`` the ``d_w_hh`` slot holds a zero-argument function that computes it
-    (large GEMMs over all T * B rows, for the caller to run with numpy's threads); the sweep
-    itself uses no BLAS thread pool (see :mod:`rnn.fused_ops`).
 
     Returns ``(d_xw, d_w_hh, d_b_hh, d_h0)`` with the shapes of ``xw``, ``w_hh``, ``b_hh`` and
     ``h0``. ``d_xw`` is also the gradient of ``b_ih`` once summed over (T, B); given ``d_b_ih``,
@@ -430,12 +424,6 @@ def gru_backward(
                                  cache.aux, d_xw, d_b_ih, d_b_hh, dh, drh, dprev)
         operands = ((d_xw[:, : 2 * H], h_prev), (d_xw[:, 2 * H :], cache.aux))
 
-    def d_w_hh() -> np.ndarray:
-        # d_W_hh = [d(r, z) pre-activations; d(n) recurrent term]^T @ [h_prev; h_prev or r*h]
-        out = np.empty((3 * H, H), dtype=dt)
-        (g_rz, h_rz), (g_n, h_n) = operands
-        np.matmul(g_rz.T, h_rz, out=out[: 2 * H])
-        np.matmul(g_n.T, h_n, out=out[2 * H :])
-        return out
-
-    return d_xw.reshape(T, B, 3 * H), (d_w_hh if defer else d_w_hh()), d_b_hh, d_h0
+    # d_W_hh = [d(r, z) pre-activations; d(n) recurrent term]^T @ [h_prev; h_prev or r * h]
+    d_w_hh = np.concatenate([matmul_serial(g, h, trans_a=True) for g, h in operands])
+    return d_xw.reshape(T, B, 3 * H), d_w_hh, d_b_hh, d_h0

@@ -29,8 +29,7 @@ The kernels release the GIL: two calls (e.g. the two directions of a bidirection
 run concurrently with :func:`minigrad.backend.run_parts`; so can parts of one batch, which
 the fused layers do by their thread setting (:func:`rnn.fused_ops.plan`). Every GEMM inside the
 kernels runs on the calling thread alone (:func:`minigrad.backend.gemm_serial`); the weight
-gradients are large GEMMs after the sweep, computed by :func:`lstm_backward` with numpy (or
-handed to the caller with ``defer=True``).
+gradients are large GEMMs after the sweep, the same way (:func:`minigrad.backend.matmul_serial`).
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from minigrad.backend import gemm_serial, kernel, sigmoid_, tanh_
+from minigrad.backend import gemm_serial, kernel, matmul_serial, sigmoid_, tanh_
 
 from .checks import as_lengths, check_out
 
@@ -299,8 +298,7 @@ def lstm_backward(
     w_hr: np.ndarray | None,
     cache: LSTMCache,
     d_bias: np.ndarray | None = None,
-    defer: bool = False,
-) -> tuple[np.ndarray, Any, Any, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of the recurrence (BPTT) given the cotangents of ``lstm_forward``'s outputs.
 
     Args:
@@ -314,9 +312,8 @@ def lstm_backward(
     Returns:
         ``(d_xw, d_w_hh, d_w_hr, d_h0, d_c0)`` with the shapes of ``xw, w_hh, w_hr, h0, c0``;
         ``d_w_hr`` is None when ``w_hr`` is None. Padded steps contribute nothing, and
-        ``d_xw`` is zero there. With ``defer=True`` the ``d_w_hh`` and ``d_w_hr`` slots hold
-        zero-argument functions that compute them (large GEMMs over all T * B rows, for the
-        caller to run with numpy's threads; the sweep itself uses no BLAS thread pool).
+        ``d_xw`` is zero there. Every GEMM runs on the calling thread alone (the weight
+        gradients too: one product each over all T * B rows, after the sweep).
     """
     gates, cs, tcs, hs, ms, lens = cache
     dt = gates.dtype
@@ -348,13 +345,7 @@ def lstm_backward(
                      d_xw, dhs, dh, d_c0, scratch_h, scratch_m, d_h0, d_bias)
 
     # the weight gradients: one large GEMM each over all T * B rows
-    def d_w_hh() -> np.ndarray:
-        return d_xw.reshape(T * B, G).T @ hs[:T].reshape(T * B, P)
-
-    def d_w_hr() -> np.ndarray:
-        return dhs.reshape(T * B, P).T @ ms.reshape(T * B, H)
-
-    grads: list[Any] = [d_w_hh, d_w_hr if proj else None]
-    if not defer:
-        grads = [None if f is None else f() for f in grads]
-    return d_xw, grads[0], grads[1], d_h0, d_c0
+    d_w_hh = matmul_serial(d_xw.reshape(T * B, G), hs[:T].reshape(T * B, P), trans_a=True)
+    d_w_hr = (matmul_serial(dhs.reshape(T * B, P), ms.reshape(T * B, H), trans_a=True)
+              if proj else None)
+    return d_xw, d_w_hh, d_w_hr, d_h0, d_c0
