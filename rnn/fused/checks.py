@@ -10,33 +10,29 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_lengths", "check_float_arrays", "check_out", "check_shapes"]
+__all__ = ["as_lengths", "check_array", "check_out", "float_dtype"]
 
 
-def check_float_arrays(**arrays: Any) -> tuple[np.ndarray, ...]:
-    """C-contiguous, writeable versions of the arrays, all float32 or all float64 (else TypeError
-    naming the first offender); copies only what is not already so."""
-    out = []
-    dtype = None
-    for name, a in arrays.items():
-        a = np.asarray(a)
-        if a.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
-        if dtype is None:
-            dtype = a.dtype
-        elif a.dtype != dtype:
-            raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} like the others")
-        a = np.ascontiguousarray(a)
-        out.append(a if a.flags.writeable else a.copy())
-    return tuple(out)
+def float_dtype(name: str, a: Any) -> np.dtype[Any]:
+    """The dtype of ``a`` if it is float32 or float64 (else TypeError): the one all the other
+    float arrays of a kernel call must share."""
+    dt = np.asarray(a).dtype
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
 
 
-def check_shapes(what: str, **shapes: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
-    """Raise one ValueError listing every ``name: (got, want)`` pair that differs."""
-    bad = [f"{name} {got} (expected {want})" for name, (got, want) in shapes.items()
-           if tuple(got) != tuple(want)]
-    if bad:
-        raise ValueError(f"{what}: inconsistent shapes: " + ", ".join(bad))
+def check_array(name: str, a: Any, dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` as a C-contiguous, writeable array of exactly ``dtype`` and ``shape``: TypeError or
+    ValueError naming the argument otherwise (no silent casting); copies only when needed."""
+    arr = np.asarray(a)
+    if arr.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} like xw, got {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if not (arr.flags.c_contiguous and arr.flags.writeable):
+        arr = np.array(arr, dtype=dtype, order="C", copy=True)
+    return arr
 
 
 def check_out(name: str, out: np.ndarray | None, shape: tuple[int, ...],

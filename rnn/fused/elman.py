@@ -19,7 +19,7 @@ import numpy as np
 from minigrad.backend.blas import gemm_serial, matmul_serial
 from minigrad.backend.jit import kernel, tanh_
 
-from .checks import as_lengths, check_float_arrays, check_out
+from .checks import as_lengths, check_array, check_out, float_dtype
 
 __all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
@@ -134,17 +134,15 @@ def rnn_forward(
     its own last step) and the cache for :func:`rnn_backward`.
     """
     relu = _check_nonlinearity(nonlinearity)
-    if bias is None:
-        bias = np.zeros(np.shape(w_hh)[:1], dtype=np.asarray(xw).dtype)
-    xw, w_hh, h0, bias = check_float_arrays(xw=xw, w_hh=w_hh, h0=h0, bias=bias)
+    dt = float_dtype("xw", xw)
+    xw = np.asarray(xw)
     if xw.ndim != 3 or min(xw.shape) < 1:
         raise ValueError(f"xw must be (T, B, H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H = xw.shape
-    if w_hh.shape != (H, H) or h0.shape != (B, H) or bias.shape != (H,):
-        raise ValueError(
-            f"inconsistent RNN shapes: xw {xw.shape}, w_hh {w_hh.shape}, h0 {h0.shape}, "
-            f"bias {bias.shape}"
-        )
+    xw = check_array("xw", xw, dt, (T, B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (H, H))
+    h0 = check_array("h0", h0, dt, (B, H))
+    bias = np.zeros(H, dtype=dt) if bias is None else check_array("bias", bias, dt, (H,))
     lens = as_lengths(lengths, T, B)
     hs = np.empty(((T + 1) * B, H), dtype=xw.dtype)
     hs[:B] = h0
@@ -173,18 +171,13 @@ def rnn_backward(
     relu = _check_nonlinearity(nonlinearity)
     if nonlinearity != cache.nonlinearity:
         raise ValueError("nonlinearity differs from the one the forward pass used")
-    d_out, d_hn, w_hh = check_float_arrays(d_out=d_out, d_hn=d_hn, w_hh=w_hh)
-    dt = w_hh.dtype
-    if cache.hs.dtype != dt:
-        raise TypeError(f"cache dtype {cache.hs.dtype} differs from w_hh dtype {dt}")
+    dt = cache.hs.dtype
     B = cache.lengths.shape[0]
-    H = w_hh.shape[1]
+    H = cache.hs.shape[1]
     T = cache.hs.shape[0] // B - 1
-    if d_out.shape != (T, B, H) or d_hn.shape != (B, H) or w_hh.shape != (H, H):
-        raise ValueError(
-            f"inconsistent RNN gradient shapes: d_out {d_out.shape}, d_hn {d_hn.shape}, "
-            f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
-        )
+    d_out = check_array("d_out", d_out, dt, (T, B, H))
+    d_hn = check_array("d_hn", d_hn, dt, (B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (H, H))
     d_xw = np.empty((T * B, H), dtype=dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)

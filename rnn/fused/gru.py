@@ -34,7 +34,7 @@ import numpy as np
 from minigrad.backend.blas import gemm_serial, matmul_serial
 from minigrad.backend.jit import kernel, sigmoid_, tanh_
 
-from .checks import as_lengths, check_float_arrays, check_out
+from .checks import as_lengths, check_array, check_out, float_dtype
 
 __all__ = ["GRUCache", "gru_backward", "gru_forward"]
 
@@ -348,19 +348,17 @@ def gru_forward(
     Returns ``out`` (T, B, H) (zero at padded steps), ``h_n`` (B, H) (each row's state after
     its own last step) and the cache for :func:`gru_backward`.
     """
-    if b_ih is None:
-        b_ih = np.zeros_like(b_hh)
-    xw, w_hh, b_ih, b_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, h0=h0)
-    if xw.ndim != 3 or min(xw.shape) < 1:
+    dt = float_dtype("xw", xw)
+    xw = np.asarray(xw)
+    if xw.ndim != 3 or min(xw.shape) < 1 or xw.shape[2] % 3:
         raise ValueError(f"xw must be (T, B, 3H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H3 = xw.shape
     H = H3 // 3
-    if (H3 != 3 * H or w_hh.shape != (H3, H) or b_hh.shape != (H3,) or b_ih.shape != (H3,)
-            or h0.shape != (B, H)):
-        raise ValueError(
-            f"inconsistent GRU shapes: xw {xw.shape}, w_hh {w_hh.shape}, b_hh {b_hh.shape}, "
-            f"b_ih {b_ih.shape}, h0 {h0.shape}"
-        )
+    xw = check_array("xw", xw, dt, (T, B, H3))
+    w_hh = check_array("w_hh", w_hh, dt, (H3, H))
+    b_hh = check_array("b_hh", b_hh, dt, (H3,))
+    b_ih = np.zeros_like(b_hh) if b_ih is None else check_array("b_ih", b_ih, dt, (H3,))
+    h0 = check_array("h0", h0, dt, (B, H))
     lens = as_lengths(lengths, T, B)
     dt = xw.dtype
     hs = np.empty(((T + 1) * B, H), dtype=dt)
@@ -394,18 +392,14 @@ def gru_backward(
     """
     if bool(reset_after) != cache.reset_after:
         raise ValueError("reset_after differs from the one the forward pass used")
-    d_out, d_hn, w_hh, b_hh = check_float_arrays(d_out=d_out, d_hn=d_hn, w_hh=w_hh, b_hh=b_hh)
-    dt = w_hh.dtype
-    if cache.hs.dtype != dt:
-        raise TypeError(f"cache dtype {cache.hs.dtype} differs from w_hh dtype {dt}")
+    dt = cache.hs.dtype
     B = cache.lengths.shape[0]
-    H = w_hh.shape[1]
+    H = cache.hs.shape[1]
     T = cache.gates.shape[0] // B
-    if d_out.shape != (T, B, H) or d_hn.shape != (B, H) or w_hh.shape != (3 * H, H):
-        raise ValueError(
-            f"inconsistent GRU gradient shapes: d_out {d_out.shape}, d_hn {d_hn.shape}, "
-            f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
-        )
+    d_out = check_array("d_out", d_out, dt, (T, B, H))
+    d_hn = check_array("d_hn", d_hn, dt, (B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (3 * H, H))
+    b_hh = check_array("b_hh", b_hh, dt, (3 * H,))
     d_xw = np.empty((T * B, 3 * H), dtype=dt)
     d_b_hh = np.empty(3 * H, dtype=dt)
     d_b_ih = check_out("d_b_ih", d_b_ih, (3 * H,), dt)

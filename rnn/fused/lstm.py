@@ -34,14 +34,14 @@ gradients are large GEMMs after the sweep, the same way (:func:`minigrad.backend
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from minigrad.backend import gemm_serial, kernel, matmul_serial, sigmoid_, tanh_
 
-from .checks import as_lengths, check_out
+from .checks import as_lengths, check_array, check_out, float_dtype
 
 __all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
 
@@ -198,24 +198,6 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
 # ---------------------------------------------------------------------------------------------
 # Python wrappers: validation and normalisation at the public boundary
 # ---------------------------------------------------------------------------------------------
-def _dtype_of(xw: np.ndarray) -> np.dtype[Any]:
-    dt = np.asarray(xw).dtype
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"xw must be float32 or float64, got {dt}")
-    return dt
-
-
-def _prep(name: str, a: Any, dt: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype != dt:
-        raise TypeError(f"{name} must have dtype {dt} like xw, got {arr.dtype}")
-    if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-    if not (arr.flags.c_contiguous and arr.flags.writeable):
-        arr = np.array(arr, dtype=dt, order="C", copy=True)
-    return arr
-
-
 def lstm_forward(
     xw: np.ndarray,
     w_hh: np.ndarray,
@@ -249,24 +231,24 @@ def lstm_forward(
         When no row is padded, ``out`` is a read-only view of ``hs[1:]`` (no copy); with
         padding it is a fresh array. h_n and c_n are always fresh arrays.
     """
-    dt = _dtype_of(xw)
+    dt = float_dtype("xw", xw)
     xw = np.asarray(xw)
     if xw.ndim != 3 or xw.shape[2] % 4 != 0 or xw.shape[0] < 1 or xw.shape[1] < 1:
         raise ValueError(f"xw must have shape (T>=1, B>=1, 4H), got {xw.shape}")
     T, B, G = xw.shape
     H = G // 4
-    xw = _prep("xw", xw, dt, (T, B, G))
+    xw = check_array("xw", xw, dt, (T, B, G))
     if w_hr is None:
         P = H
         w_hr_arr = np.zeros((0, 0), dtype=dt)
     else:
         P = np.asarray(w_hr).shape[0]
-        w_hr_arr = _prep("w_hr", w_hr, dt, (P, H))
-    w_hh = _prep("w_hh", w_hh, dt, (G, P))
-    h0 = _prep("h0", h0, dt, (B, P))
-    c0 = _prep("c0", c0, dt, (B, H))
+        w_hr_arr = check_array("w_hr", w_hr, dt, (P, H))
+    w_hh = check_array("w_hh", w_hh, dt, (G, P))
+    h0 = check_array("h0", h0, dt, (B, P))
+    c0 = check_array("c0", c0, dt, (B, H))
     lens = as_lengths(lengths, T, B)
-    b = np.zeros(G, dtype=dt) if bias is None else _prep("bias", bias, dt, (G,))
+    b = np.zeros(G, dtype=dt) if bias is None else check_array("bias", bias, dt, (G,))
     proj = w_hr is not None
     gates = np.empty((T, B, G), dtype=dt)
     cs = np.empty((T + 1, B, H), dtype=dt)
@@ -320,16 +302,16 @@ def lstm_backward(
     T, B, G = gates.shape
     H = G // 4
     P = hs.shape[2]
-    d_out = _prep("d_out", d_out, dt, (T, B, P))
-    d_hn = _prep("d_hn", d_hn, dt, (B, P))
-    d_cn = _prep("d_cn", d_cn, dt, (B, H))
-    w_hh = _prep("w_hh", w_hh, dt, (G, P))
+    d_out = check_array("d_out", d_out, dt, (T, B, P))
+    d_hn = check_array("d_hn", d_hn, dt, (B, P))
+    d_cn = check_array("d_cn", d_cn, dt, (B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (G, P))
     if w_hr is None:
         if ms.shape[0] != 0:
             raise ValueError("w_hr is None but the forward pass used a projection")
         w_hr_arr = np.zeros((0, 0), dtype=dt)
     else:
-        w_hr_arr = _prep("w_hr", w_hr, dt, (P, H))
+        w_hr_arr = check_array("w_hr", w_hr, dt, (P, H))
         if ms.shape[0] != T:
             raise ValueError("w_hr given but the forward pass used no projection")
     proj = w_hr is not None
