@@ -159,7 +159,8 @@ def plan(B: int, G: int, n_dir: int, threads: int) -> list[Part]:
     """The recurrences one layer call runs, a pure function of its shapes and the thread
     setting (never of the machine's load): every direction's batch cut into ``k`` contiguous
     parts of nearly equal size, ``k`` the largest count with ``n_dir * k <= threads``, ``k <= B``
-    and at least :data:`MIN_PART_GATES` gate pre-activations per part and step."""
+    and at least :data:`MIN_PART_GATES` gate pre-activations per part and step; at least one
+    part per direction (with one thread, :func:`_run` runs them one after the other)."""
     k = max(1, min(threads // n_dir, B, (B * G) // MIN_PART_GATES))
     bounds = [B * i // k for i in range(k + 1)]
     return [(d, slice(bounds[i], bounds[i + 1])) for d in range(n_dir) for i in range(k)]

@@ -254,6 +254,21 @@ def test_gemm_serial_blocks_large_products(dt, m, k, n) -> None:  # type: ignore
         np.testing.assert_allclose(c, want, rtol=_tol(dt) * 10, atol=_tol(dt) * np.sqrt(k) * 10)
 
 
+@given(m=st.integers(1, 10**5), n=st.integers(1, 10**5), k=st.integers(1, 10**6))
+def test_serial_blocks_stay_under_openblas_single_thread_threshold(m: int, n: int,
+                                                                   k: int) -> None:
+    """Every block gemm_serial hands OpenBLAS is one it computes on the calling thread."""
+    from minigrad.backend.blas import serial_blocks
+
+    mc, nc, kc = serial_blocks(m, n, k)
+    assert 1 <= mc <= m and 1 <= nc <= n and 1 <= kc <= k
+    assert mc * nc * kc <= SERIAL_GEMM_MNK
+    if k <= 512:
+        assert kc == k  # each element one dot product over the whole of K
+    if m * k * 64 <= SERIAL_GEMM_MNK:
+        assert mc == m  # small products are not cut into rows at all
+
+
 @pytest.mark.skipif(not HAVE_CBLAS, reason="thread control needs numpy's bundled OpenBLAS")
 def test_set_blas_threads_validates_and_is_process_wide() -> None:
     before = get_blas_threads()

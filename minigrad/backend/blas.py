@@ -53,6 +53,7 @@ __all__ = [
     "gemm_serial",
     "get_blas_threads",
     "matmul_serial",
+    "serial_blocks",
     "set_blas_threads",
 ]
 
@@ -259,6 +260,17 @@ _SERIAL_MAX_K = 512  # a longer K (weight gradients over T * B rows) is cut into
 _SERIAL_K_BLOCK = 256  # ... blocks this long, accumulated into c (beta = 1 after the first)
 
 
+@numba.njit(cache=True, nogil=True)
+def serial_blocks(m, n, k):  # type: ignore[no-untyped-def]
+    """The block sizes ``(mc, nc, kc)`` :func:`gemm_serial` cuts an (m, n, k) product into:
+    ``mc * nc * kc <= SERIAL_GEMM_MNK`` always, columns at least 64 wide where K allows."""
+    kc = k if k <= _SERIAL_MAX_K else _SERIAL_K_BLOCK
+    kc = max(kc, 1)
+    mc = max(1, min(m, SERIAL_GEMM_MNK // (kc * _SERIAL_MIN_COLS)))
+    nc = max(1, min(n, SERIAL_GEMM_MNK // (mc * kc)))
+    return mc, nc, kc
+
+
 # NOTE: cached only with the binding (like :func:`minigrad.backend.jit.kernel`): a cache file
 # compiled against the cblas symbols would fail to load where they are missing.
 @numba.njit(cache=HAVE_CBLAS, nogil=True)
@@ -282,9 +294,7 @@ def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-unty
     if m == 0 or n == 0 or k == 0:
         gemm(trans_a, trans_b, alpha, a, b, beta, c)
         return
-    kc = k if k <= _SERIAL_MAX_K else _SERIAL_K_BLOCK
-    mc = max(1, min(m, SERIAL_GEMM_MNK // (kc * _SERIAL_MIN_COLS)))
-    nc = max(1, min(n, SERIAL_GEMM_MNK // (mc * kc)))
+    mc, nc, kc = serial_blocks(m, n, k)
     for i0 in range(0, m, mc):
         i1 = min(i0 + mc, m)
         for j0 in range(0, n, nc):
