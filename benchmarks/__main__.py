@@ -6,10 +6,13 @@ rounds after warm-up, as medians: the machines are shared and noisy, so ratios, 
 
     python -m benchmarks            # the whole suite (under 10 minutes on two cores)
     python -m benchmarks --quick    # a smoke run: small configurations, few rounds
+    python -m benchmarks --scaling-only --rounds 5   # the thread-scaling table alone
 
 Parts: the recurrent training step (fused, reference, PyTorch, and JAX when installed) with
 GFLOP/s and the fraction of the GEMM-only time (the same GEMMs timed alone with numpy: the
-practical limit); the recurrent forward without recording (inference); the engine's small-op
+practical limit); the recurrent forward without recording (inference); the thread-scaling table
+(f32 LSTM and GRU, medium and large, at 1, 2, 4, 8, 16 threads up to what the machine has,
+minigrad and PyTorch at the same count, ratios per row); the engine's small-op
 chain; the MNIST recipe's epoch; the first fused call with a warm compile cache; and the targets
 of the performance issue, each with its measured ratio to the best peer (the faster of PyTorch
 and JAX in that case).
@@ -30,6 +33,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from minigrad import get_num_threads, set_num_threads
+from minigrad.backend import get_blas_threads, set_blas_threads
 
 from . import bench_engine, bench_rnn
 
@@ -96,10 +102,11 @@ def gemm_only(cell: str, dtype: str, size: str, topo: str, rounds: int) -> tuple
 
 
 def recurrent_table(rows: list[tuple[str, str, str, str]], torch: Any, jax: ModuleType | None,
-                    quick: bool, train: bool = True) -> list[dict[str, Any]]:
+                    quick: bool, train: bool = True,
+                    rounds_override: int | None = None) -> list[dict[str, Any]]:
     results = []
     for cell, dtype, size, topo in rows:
-        rounds = 3 if quick else ROUNDS[size]
+        rounds = rounds_override or (3 if quick else ROUNDS[size])
         row = bench_rnn.bench_config(cell, dtype, size, topo, rounds, torch,
                                      reference_limit=0.5 if size != "small" else 2.0, jax=jax,
                                      train=train)
@@ -118,6 +125,60 @@ def _row(row: dict[str, Any]) -> str:
         c["step / GEMM-only"] = f"{fused_s / row['gemm_s']:.2f}"
     columns = TRAIN_COLUMNS if row["train"] else INFER_COLUMNS
     return bench_rnn.case(row) + " | ".join(c[name] for name in columns) + " |"
+
+
+SCALING_COLUMNS = ("threads", "fused ms", "torch ms", "jax ms", "fused/torch", "fused/best peer",
+                   "fused speed-up", "torch speed-up")
+
+
+def thread_counts() -> list[int]:
+    """1, 2, 4, 8, 16 up to the cores this process may use (and that count if it is not one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    counts = [n for n in (1, 2, 4, 8, 16) if n <= cores]
+    return counts + ([cores] if cores not in counts and cores < 16 else [])
+
+
+def scaling_table(torch: Any, jax: ModuleType | None, sizes: tuple[str, ...],
+                  rounds: int | None) -> list[str]:
+    """f32 LSTM and GRU, 1 layer, at each thread count: minigrad (mg.set_num_threads and numpy's
+    BLAS threads) and PyTorch (torch.set_num_threads) at the same count; JAX as it is (its
+    thread count is fixed when it starts). Markdown rows."""
+    saved = (get_num_threads(), get_blas_threads(),
+             torch.get_num_threads() if torch is not None else None)
+    lines = []
+    try:
+        for cell in ("lstm", "gru"):
+            for size in sizes:
+                first: dict[str, float] = {}
+                for n in thread_counts():
+                    set_num_threads(n)
+                    set_blas_threads(n)  # numpy's, for the large GEMMs; restored below
+                    if torch is not None:
+                        torch.set_num_threads(n)
+                    row = bench_rnn.bench_config(cell, "float32", size, "1",
+                                                 rounds or ROUNDS[size], torch, 0.0, jax,
+                                                 reference=False)
+                    c = bench_rnn.cells(row)
+                    ms = row["ms"]
+                    first = first or dict(ms)
+
+                    def speedup(name: str, ms: dict[str, float] = ms,
+                                first: dict[str, float] = first) -> str:
+                        return f"{first[name] / ms[name]:.2f}" if name in ms else "-"
+
+                    c |= {"threads": str(n), "fused speed-up": speedup("fused"),
+                          "torch speed-up": speedup("torch")}
+                    line = (f"| {bench_rnn.CELLS[cell]} | float32 | {size} | 1 | "
+                            + " | ".join(c[k] for k in SCALING_COLUMNS) + " |")
+                    print("  " + line, flush=True)
+                    lines.append(line)
+    finally:
+        set_num_threads(saved[0])
+        set_blas_threads(saved[1])
+        if torch is not None:
+            torch.set_num_threads(saved[2])
+    return lines
 
 
 def first_call_warm_cache() -> float:
@@ -196,8 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small configurations, few rounds")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     ap.add_argument("--no-jax", action="store_true", help="leave JAX out")
-    ap.add_argument("--output", default=str(HERE / "RESULTS.md"), help="where to write")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="timed rounds per configuration (default: by size, 11 / 7 / 5)")
+    ap.add_argument("--scaling-only", action="store_true",
+                    help="only the thread-scaling table (written to SCALING.md by default)")
+    ap.add_argument("--output", default=None,
+                    help="where to write (default benchmarks/RESULTS.md)")
     args = ap.parse_args(argv)
+    output = Path(args.output or HERE / ("SCALING.md" if args.scaling_only else "RESULTS.md"))
     torch: Any = None
     if not args.no_torch:
         try:
@@ -216,13 +283,29 @@ def main(argv: list[str] | None = None) -> int:
               "PyTorch and JAX (jax.jit(jax.grad(loss)) over a lax.scan, compile time excluded "
               "and shown apart). Compare ratios, not absolute times across machines.\n")
     print(header)
+    scaling_sizes = ("small",) if args.quick else ("medium", "large")
+    scaling_cols = bench_rnn.header(SCALING_COLUMNS)
+    scaling_title = (f"## Threads: f32, 1 layer, training step, at 1-16 threads up to this "
+                     f"machine's {thread_counts()[-1]} (minigrad: mg.set_num_threads and numpy's "
+                     "BLAS threads; PyTorch: torch.set_num_threads; JAX: its own; speed-up: "
+                     "against the same library at 1 thread)\n")
+    if args.scaling_only:
+        print(scaling_title + "\n" + scaling_cols)
+        scaling = scaling_table(torch, jax, scaling_sizes, args.rounds)
+        output.write_text("\n".join([header, scaling_title, scaling_cols, *scaling, "",
+                                      f"Time {time.perf_counter() - start:.0f} s.", ""]))
+        print(f"\nwrote {output}")
+        return 0
     cols = bench_rnn.header(TRAIN_COLUMNS)
     print("## Recurrent training step (forward + backward, loss = sum of outputs)\n\n" + cols)
-    rows = recurrent_table(QUICK if args.quick else FULL, torch, jax, args.quick)
+    rows = recurrent_table(QUICK if args.quick else FULL, torch, jax, args.quick,
+                           rounds_override=args.rounds)
     infer_cols = bench_rnn.header(INFER_COLUMNS)
     print("\n## Recurrent inference (forward without recording)\n\n" + infer_cols)
     infer = recurrent_table(INFER_QUICK if args.quick else INFER, torch, jax, args.quick,
-                            train=False)
+                            train=False, rounds_override=args.rounds)
+    print("\n" + scaling_title + "\n" + scaling_cols)
+    scaling = scaling_table(torch, jax, scaling_sizes, args.rounds or (3 if args.quick else None))
 
     print("\n## Engine: chain of 10,000 small elementwise ops\n")
     engine = bench_engine.main(["--rounds", "5" if args.quick else "15"])
@@ -248,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         *(_row(r) for r in rows), "",
         "## Recurrent inference (forward without recording: minigrad.no_grad(), "
         "torch.no_grad(), jax.jit of the forward)\n", infer_cols, *(_row(r) for r in infer), "",
+        scaling_title, scaling_cols, *scaling, "",
         "## Engine: chain of 10,000 small elementwise ops, forward and backward\n", chain, "",
         "## MNIST recipe (row by row, LSTM(100), batch 100), epoch time\n", msg, "",
         f"## First fused call with a warm compile cache\n\n{first:.2f} s\n",
@@ -255,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         "| case | target | measured | against |", "|---|---|---|---|",
         *("| " + " | ".join(g) + " |" for g in goals), "",
         f"Suite time {time.perf_counter() - start:.0f} s.", ""])
-    Path(args.output).write_text(text)
-    print(f"\nwrote {args.output} ({time.perf_counter() - start:.0f} s)")
+    output.write_text(text)
+    print(f"\nwrote {output} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 import rnn
-from minigrad import Tensor, no_grad
+from minigrad import Tensor, get_num_threads, no_grad, set_num_threads
 from minigrad.backend import get_blas_threads, set_blas_threads
 
 SIZES = {"small": (16, 32, 32, 64), "medium": (32, 64, 128, 256), "large": (64, 128, 256, 512)}
@@ -129,16 +129,18 @@ def timed(step: Callable[[], None]) -> float:
 
 def bench_config(cell: str, dtype: str, size: str, topo: str, rounds: int, torch: Any,
                  reference_limit: float, jax: ModuleType | None = None,
-                 train: bool = True) -> dict[str, Any]:
-    """Median ms of each implementation (``ms``), interleaved; ``jax_compile_s`` when run."""
+                 train: bool = True, reference: bool = True) -> dict[str, Any]:
+    """Median ms of each implementation (``ms``), interleaved; ``jax_compile_s`` when run.
+    ``reference=False`` leaves minigrad's reference path out altogether."""
     B, T, I, H = SIZES[size]
     x = np.random.default_rng(0).standard_normal((T, B, I)).astype(dtype)
     kw = TOPOLOGIES[topo]
     steps: dict[str, Callable[[], None]] = {}
     fused = getattr(rnn, CELLS[cell])(I, H, impl="fused", dtype=dtype, rng=0, **kw)
     steps["fused"] = minigrad_step(fused, x, train)
-    reference = getattr(rnn, CELLS[cell])(I, H, impl="reference", dtype=dtype, rng=0, **kw)
-    steps["reference"] = minigrad_step(reference, x, train)
+    if reference:
+        ref = getattr(rnn, CELLS[cell])(I, H, impl="reference", dtype=dtype, rng=0, **kw)
+        steps["reference"] = minigrad_step(ref, x, train)
     if torch is not None:
         tl = getattr(torch.nn, CELLS[cell])(I, H, dtype=getattr(torch, dtype), **kw)
         steps["torch"] = torch_step(torch, tl, x, train)
@@ -221,9 +223,9 @@ def main() -> None:
     ap.add_argument("--reference-limit", type=float, default=2.0,
                     help="skip the reference path where one step takes longer (seconds)")
     ap.add_argument("--threads", type=int, default=0,
-                    help="BLAS threads for minigrad and intra-op threads for PyTorch (default: "
-                         "each library's own; JAX keeps its own); 1 is steadier on a busy "
-                         "shared machine")
+                    help="minigrad's threads (mg.set_num_threads) and numpy's BLAS threads, "
+                         "and PyTorch's intra-op threads (default: each library's own; JAX "
+                         "keeps its own); 1 is steadier on a busy shared machine")
     ap.add_argument("--inference", action="store_true",
                     help="time the forward without recording instead of the training step")
     ap.add_argument("--check", action="store_true",
@@ -254,11 +256,13 @@ def main() -> None:
         raise SystemExit(0 if jax.run_checks(torch, SIZES["small"]) else 1)
 
     if args.threads:
-        set_blas_threads(args.threads)
+        set_num_threads(args.threads)
+        set_blas_threads(args.threads)  # numpy's, for the large GEMMs (a benchmark may do this)
         if torch is not None:
             torch.set_num_threads(args.threads)
     print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.1f} at start; "
-          f"numpy {np.__version__} (BLAS threads {get_blas_threads()})"
+          f"minigrad {get_num_threads()} threads; numpy {np.__version__} (BLAS threads "
+          f"{get_blas_threads()})"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "")
           + (f"; jax {jax.jax.__version__} (CPU)" if jax else ""))
     what = ("forward without recording" if args.inference

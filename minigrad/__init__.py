@@ -17,6 +17,7 @@ from .ops import *  # noqa: F403
 from .primitive import Primitive
 from .tape import Entry, Tape, current_tape, enable_grad, is_grad_enabled, no_grad
 from .tensor import DEFAULT_FLOAT, Tensor, tensor
+from .threads import get_num_threads, set_num_threads
 
 # isort: split
 from . import func  # the transforms build on everything above
@@ -27,5 +28,5 @@ __all__ = [
     "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
     "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
     "detect_anomaly", "AnomalyError", "save", "load", "CheckpointError", "manual_seed", "data",
-    "nn", "optim", "func",
+    "nn", "optim", "func", "get_num_threads", "set_num_threads",
 ]

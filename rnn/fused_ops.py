@@ -11,18 +11,26 @@ For one layer (one or two directions) the primitive's forward does, on numpy arr
 and its backward (backpropagation through time) runs the kernel's hand-written backward and
 then, again as large GEMMs over all T*B rows,
 
-    dW_ih = dXW^T @ x'      dx' = dXW @ W_ih
+    dW_ih = dXW^T @ x'      dx' = dXW @ W_ih      dW_hh = dXW^T @ H_prev  (and the like)
 
-(the kernel's sweep also sums dXW over (T, B) into db_ih as it goes).
+(the kernel's sweep also sums dXW over (T, B) into db_ih as it goes). Steps at or beyond a
+sequence's length are replaced by zeros in x (by selection) before any of this, so NaN or Inf
+there reaches nothing.
 
 Flipping x (width I) rather than xw (width G) keeps the reordering cheap; the weight gradients
 are sums over all (t, b), so their order never matters.
 
-The two directions of a bidirectional layer are independent, so both passes run them
-concurrently (:func:`minigrad.backend.run_pair`, one BLAS thread each). So are the batch rows
-of one direction: on a quiet machine a layer with enough gate arithmetic per step runs the two
-halves of its batch as two concurrent recurrences the same way (:data:`SPLIT_MIN_GATES`). The
-whole layer is one tape entry. Its backward works on arrays only, so it cannot be
+Threads (:func:`minigrad.set_num_threads`): the recurrences of one layer call are independent
+(each direction; and the rows of a batch never interact), so :func:`plan` cuts the call into up
+to ``get_num_threads()`` parts, a pure function of the shapes and that setting, and a persistent
+team (:func:`minigrad.backend.run_parts`) runs the parts at once. Each part does all its own
+work, the large GEMMs above included (its rows' share of each); the caller joins the rows and
+adds the parts' weight gradients in a fixed order. Every GEMM runs on its own thread alone
+(:func:`minigrad.backend.gemm_serial`): nothing process-wide is changed, and numpy's BLAS pool
+is never woken to spin beside the team. A given thread setting gives bitwise-identical results
+on a quiet or a busy machine; two settings may differ in the last bits.
+
+The whole layer is one tape entry. Its backward works on arrays only, so it cannot be
 differentiated again itself: a ``create_graph=True`` backward, and forward mode, go through the
 layer's reference twin instead (:mod:`rnn.fused_grad`, hooked in at the end of this file).
 
@@ -32,23 +40,22 @@ D directions, P the width of h (LSTM proj_size, else H).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from minigrad import Primitive, Tensor, stack
-from minigrad.backend import blas_threads, get_blas_threads, others_load, run_pair
+from minigrad import Primitive, Tensor, get_num_threads, stack
+from minigrad.backend import matmul_serial, run_parts
+from rnn.fused.elman import rnn_backward, rnn_forward
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
-from rnn.fused.rnn_tanh import rnn_backward, rnn_forward
 
 from .cells import GRUCell, LSTMCell, RNNCell, State
 from .layers import reversal_index
 
-__all__ = ["FusedLayer", "rnn_layer", "lstm_layer", "gru_layer"]
+__all__ = ["FusedLayer", "plan", "rnn_layer", "lstm_layer", "gru_layer"]
 
 Arrays = dict[str, np.ndarray]
 
@@ -136,6 +143,36 @@ _KINDS = {
 }
 
 
+# ---- the execution plan -------------------------------------------------------------------
+#: A part of the batch runs as its own recurrence only when a step has at least this many gate
+#: pre-activations in it (rows * G): below that the hand-off to a helper costs more than the
+#: part's gate arithmetic.
+#: NOTE: chosen from two-core measurements of two halves against the whole batch
+#: (docs/fused-kernels.md): halves of 2048 gates gained, halves of 512 lost.
+MIN_PART_GATES = 1024
+
+Part = tuple[int, slice]
+"""One independent recurrence of a layer call: (direction, batch rows)."""
+
+
+def plan(B: int, G: int, n_dir: int, threads: int) -> list[Part]:
+    """The recurrences one layer call runs, a pure function of its shapes and the thread
+    setting (never of the machine's load): every direction's batch cut into ``k`` contiguous
+    parts of nearly equal size, ``k`` the largest count with ``n_dir * k <= threads``, ``k <= B``
+    and at least :data:`MIN_PART_GATES` gate pre-activations per part and step; at least one
+    part per direction (with one thread, :func:`_run` runs them one after the other)."""
+    k = max(1, min(threads // n_dir, B, (B * G) // MIN_PART_GATES))
+    bounds = [B * i // k for i in range(k + 1)]
+    return [(d, slice(bounds[i], bounds[i + 1])) for d in range(n_dir) for i in range(k)]
+
+
+def _run(jobs: list[Callable[[], Any]]) -> list[Any]:
+    """The jobs one after the other on one thread, or concurrently on the team."""
+    if get_num_threads() == 1 or len(jobs) == 1:
+        return [job() for job in jobs]
+    return run_parts(jobs)
+
+
 # ---- the layer primitive: forward and backward on arrays -------------------------------------
 def _reading_order(a: np.ndarray, d: int, flip: np.ndarray) -> np.ndarray:
     """``a`` (T, B, .) in the order direction ``d`` reads it, C-contiguous.
@@ -149,111 +186,18 @@ def _reading_order(a: np.ndarray, d: int, flip: np.ndarray) -> np.ndarray:
     return a[flip, np.arange(a.shape[1])[None, :]]
 
 
-#: BLAS threads inside the time loop: an int, None (leave the pool as it is), or "auto".
-#: NOTE: each step's GEMM is small. On a quiet machine the pool's second thread still pays
-#: (15-20% per step, measured on 2 cores), but on a busy one every wake-up of that thread can
-#: cost a scheduler time slice, and the same steps ran 1.2x-5x slower than with one thread.
-#: "auto" uses one thread while other processes keep at least half a core busy
-#: (:func:`minigrad.backend.others_load`), the pool otherwise.
-#: The large GEMMs outside the loop (input projection, dW_ih) keep the whole pool, except in
-#: small layers (below).
-LOOP_BLAS_THREADS: int | None | str = "auto"
+def _without_padding(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """``x`` with every step at or beyond its row's length replaced by 0, by selection.
 
-#: "auto" runs a whole layer call (loop and hoisted GEMMs) on one BLAS thread when a step's
-#: recurrent GEMM has fewer FLOPs than this (2 * B * P * G).
-#: NOTE: at B16 H64 a second thread gains nothing even on a quiet machine, and when another
-#: thread pool is still spinning (PyTorch's, a second process) the pool made the same LSTM
-#: step 3-7x slower (4.3 vs 1.5 ms quiet-ish; 14 vs 2.1 ms under load).
-SMALL_STEP_FLOPS = 1 << 22
-
-
-def _small(B: int, weights: Sequence[np.ndarray], names: tuple[str, ...]) -> bool:
-    w_hh = weights[names.index("weight_hh")]  # (G, P), the same in every direction
-    return LOOP_BLAS_THREADS == "auto" and 2 * B * w_hh.size < SMALL_STEP_FLOPS
-
-
-def _loop_threads() -> int | None:
-    if LOOP_BLAS_THREADS != "auto":
-        return LOOP_BLAS_THREADS  # type: ignore[return-value]
-    return 1 if others_load() > 0.5 else None
-
-
-def _loop(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a kernel's time loop with :data:`LOOP_BLAS_THREADS` BLAS threads."""
-    if get_blas_threads() == 1:  # a small layer, a direction of run_pair, or the user's choice
-        return fn(*args)
-    threads = _loop_threads()
-    if threads is None:
-        return fn(*args)
-    with blas_threads(threads):
-        return fn(*args)
-
-
-#: "auto" splits a one-direction layer's batch into two halves run concurrently (two
-#: independent recurrences, one BLAS thread each, :func:`minigrad.backend.run_pair`) when the
-#: machine is otherwise quiet and a step has at least :data:`SPLIT_MIN_GATES` gate
-#: pre-activations (B * G) but its recurrent GEMM is under :data:`SPLIT_STEP_FLOPS`.
-#: NOTE: the rows of a batch never interact inside a recurrence, so the halves need no
-#: synchronisation until the end. A second BLAS thread inside each step's small GEMM gains
-#: little, while the gate arithmetic, which BLAS threads never share, is halved. Measured on 2
-#: cores (training step, split / not split, interleaved medians of 9-15 rounds, three runs on a
-#: noisy machine): LSTM B16 H64 0.72-0.85, B100 H100 0.50, B32 H256 0.75-0.91; GRU B16 H64
-#: 0.67-0.99, B32 H256 0.75; RNN B16 H64 1.15-1.37 (B * G = 1024: too little work to pay for
-#: the second thread), B32 H256 0.87-0.91; B64 H512 T128: LSTM 0.88-0.98 (float64 0.82), GRU
-#: 0.88-1.07, RNN 0.93-0.98 (``python benchmarks/bench_split.py``; about even there, within
-#: the machine's noise). Nothing larger was measured, so the split stops at the large
-#: configuration's step GEMM (2 * 64 * 512 * 2048 FLOPs).
-SPLIT_MIN_GATES = 2048
-SPLIT_STEP_FLOPS = 1 << 28
-
-#: The batch split: "auto" (the rule above), True (always, for a batch of two rows or more) or
-#: False (never).
-BATCH_SPLIT: bool | str = "auto"
-
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-_ALL = slice(None)
-Part = tuple[int, slice]
-"""One independent recurrence of a layer call: (direction, batch rows)."""
-
-
-def _plan(B: int, weights: Sequence[np.ndarray], names: tuple[str, ...], n_dir: int,
-          ) -> list[Part]:
-    """The recurrences one layer call runs: one per direction, or a batch in two halves."""
-    if n_dir == 2:
-        return [(0, _ALL), (1, _ALL)]
-    w_hh = weights[names.index("weight_hh")]  # (G, P)
-    split = BATCH_SPLIT is True or (
-        BATCH_SPLIT == "auto" and LOOP_BLAS_THREADS == "auto" and _CORES >= 2
-        and B * w_hh.shape[0] >= SPLIT_MIN_GATES and 2 * B * w_hh.size < SPLIT_STEP_FLOPS
-        and others_load() <= 0.5)
-    if split and B >= 2:
-        return [(0, slice(0, B // 2)), (0, slice(B // 2, B))]
-    return [(0, _ALL)]
-
-
-def _run_parts(run: Callable[[int], Any], n_parts: int, small: bool) -> tuple[Any, ...]:
-    """``run(i)`` for every part i: two parts concurrently (:func:`run_pair`, one BLAS thread
-    each), one part on one BLAS thread when ``small`` (see :data:`SMALL_STEP_FLOPS`)."""
-    if n_parts == 2:
-        return run_pair(lambda: run(0), lambda: run(1))
-    if small:
-        with blas_threads(1):
-            return (run(0),)
-    return (run(0),)
-
-
-def _join(parts: list[Part], values: Sequence[np.ndarray], batch_axis: int,
-          n_dir: int) -> list[np.ndarray]:
-    """Per direction, the parts' arrays joined along the batch axis."""
-    if n_dir == 2 or len(parts) == 1:
-        return list(values)
-    return [np.concatenate(values, axis=batch_axis)]
-
-
-def _stack(per_direction: list[np.ndarray]) -> np.ndarray:
-    """(D, B, .) from D arrays of (B, .); one direction is a view, not a copy."""
-    return per_direction[0][None] if len(per_direction) == 1 else np.stack(per_direction)
+    NOTE: the kernels never read a padded step, but the large GEMMs over all T * B rows do:
+    dW_ih = dXW^T @ x pairs a zero row of dXW with the padded row of x, and 0 * NaN = NaN.
+    Selecting (np.where), never multiplying by a mask, keeps NaN and Inf there out of every
+    result.
+    """
+    if lengths is None or lengths.min() >= x.shape[0]:
+        return x
+    valid = np.arange(x.shape[0])[:, None] < lengths[None, :]
+    return np.where(valid[:, :, None], x, x.dtype.type(0))
 
 
 def _weights_of(weights: Sequence[np.ndarray], names: tuple[str, ...], d: int) -> Arrays:
@@ -261,31 +205,46 @@ def _weights_of(weights: Sequence[np.ndarray], names: tuple[str, ...], d: int) -
     return dict(zip(names, weights[d * n:(d + 1) * n], strict=True))
 
 
+def _join(values: list[np.ndarray], axis: int) -> np.ndarray:
+    """One direction's parts joined along the batch axis (no copy for a single part)."""
+    return values[0] if len(values) == 1 else np.concatenate(values, axis=axis)
+
+
+def _rows(a: np.ndarray, rows: slice) -> np.ndarray:
+    """``a[:, rows]`` of a (T, B, .) array as a C-contiguous (T * rows, .) matrix."""
+    part = np.ascontiguousarray(a[:, rows])
+    return part.reshape(-1, a.shape[2])
+
+
 def _layer_forward(kind: _Kind, x: np.ndarray, *arrays: np.ndarray, names: tuple[str, ...],
                    n_dir: int, lengths: np.ndarray | None, flip: np.ndarray,
                    option: Any) -> tuple[tuple[np.ndarray, ...], tuple[list[Part], list[Any]]]:
     """Inputs: x (T, B, I), the initial states (D, B, .) each, then every direction's weights."""
     states0, weights = arrays[:kind.n_states], arrays[kind.n_states:]
-    B = x.shape[1]
-    parts = _plan(B, weights, names, n_dir)
+    T, B, I = x.shape
+    x = _without_padding(x, lengths)
+    xs = [_reading_order(x, d, flip) for d in range(n_dir)]
+    G = weights[names.index("weight_hh")].shape[0]
+    parts = plan(B, G, n_dir, get_num_threads())
 
-    def run(i: int) -> Any:
-        d, rows = parts[i]
-        w = _weights_of(weights, names, d)
-        xs = _reading_order(x[:, rows], d, flip)
-        T, B, I = xs.shape  # B: this part's rows
-        xw = xs.reshape(T * B, I) @ w["weight_ih"].T  # the kernels add the biases
-        out, finals, cache = _loop(kind.recur, xw.reshape(T, B, -1), w,
-                                   [s[d][rows] for s in states0],
-                                   None if lengths is None else lengths[rows], option)
-        return _reading_order(out, d, flip), finals, cache
+    def job(d: int, rows: slice) -> Callable[[], Any]:
+        def run() -> Any:
+            w = _weights_of(weights, names, d)
+            # the input projection of these rows, one product (the kernels add the biases)
+            xw = matmul_serial(_rows(xs[d], rows), w["weight_ih"], trans_b=True)
+            return kind.recur(xw.reshape(T, -1, G), w, [s[d][rows] for s in states0],
+                              None if lengths is None else lengths[rows], option)
+        return run
 
-    results = _run_parts(run, len(parts), _small(B, weights, names))
-    outs = _join(parts, [r[0] for r in results], 1, n_dir)
+    results = _run([job(d, rows) for d, rows in parts])
+    outs, finals = [], [[] for _ in range(kind.n_states)]  # type: ignore[var-annotated]
+    for d in range(n_dir):
+        mine = [r for (dd, _), r in zip(parts, results, strict=True) if dd == d]
+        outs.append(_reading_order(_join([r[0] for r in mine], 1), d, flip))
+        for j in range(kind.n_states):
+            finals[j].append(_join([r[1][j] for r in mine], 0))
     out = outs[0] if n_dir == 1 else np.concatenate(outs, axis=2)
-    finals = tuple(_stack(_join(parts, [r[1][j] for r in results], 0, n_dir))
-                   for j in range(kind.n_states))
-    return (out, *finals), (parts, [r[2] for r in results])
+    return (out, *(np.stack(f) for f in finals)), (parts, [r[2] for r in results])
 
 
 def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: Any,
@@ -295,40 +254,46 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
                     option: Any) -> tuple[np.ndarray | None, ...]:
     d_out, d_finals = grads[0], grads[1:]
     weights = arrays[kind.n_states:]
-    B = x.shape[1]
+    T, B, I = x.shape
     P = d_out.shape[2] // n_dir
     parts, caches = aux
+    x = _without_padding(x, lengths)
+    xs = [_reading_order(x, d, flip) for d in range(n_dir)]
+    g = [_reading_order(d_out[:, :, d * P:(d + 1) * P], d, flip) for d in range(n_dir)]
 
-    def run(i: int) -> Any:
-        d, rows = parts[i]
-        w = _weights_of(weights, names, d)
-        g = _reading_order(d_out[:, rows, d * P:(d + 1) * P], d, flip)
-        d_xw, d_rec, d_s0 = _loop(kind.recur_back, g,
-                                  [np.ascontiguousarray(f[d][rows]) for f in d_finals], w,
-                                  caches[i], option)
-        xs = _reading_order(x[:, rows], d, flip)
-        T, B, I = xs.shape  # B: this part's rows
-        dxw2 = d_xw.reshape(T * B, -1)
-        # NOTE: dW_ih and db_ih sum over every (t, b), so they need no un-flipping: d_xw and
-        # the input, both in this direction's reading order, pair up step by step.
-        d_w = {"weight_ih": dxw2.T @ xs.reshape(T * B, I), **d_rec}
-        dx = None
-        if needs[0]:  # x is data (no grad wanted) in most models: skip a (T*B, G) x (G, I) GEMM
-            dx = _reading_order((dxw2 @ w["weight_ih"]).reshape(T, B, I), d, flip)
-        return dx, [d_w[n] for n in names], d_s0
+    def job(i: int) -> Callable[[], Any]:
+        def run() -> Any:
+            d, rows = parts[i]
+            w = _weights_of(weights, names, d)
+            d_xw, d_w, d_s0 = kind.recur_back(
+                g[d][:, rows], [np.ascontiguousarray(f[d][rows]) for f in d_finals], w,
+                caches[i], option)
+            dxw2 = d_xw.reshape(-1, d_xw.shape[2])
+            # NOTE: dW_ih sums over every (t, b), so it needs no un-flipping: d_xw and the
+            # input, both in this direction's reading order, pair up step by step.
+            d_w["weight_ih"] = matmul_serial(dxw2, _rows(xs[d], rows), trans_a=True)
+            dx = None
+            if needs[0]:  # x is data (no grad wanted) in most models: skip a (T*B, G) x (G, I)
+                dx = matmul_serial(dxw2, w["weight_ih"]).reshape(T, -1, I)
+            return dx, d_w, d_s0
+        return run
 
-    results = _run_parts(run, len(parts), _small(B, weights, names))
+    results = _run([job(i) for i in range(len(parts))])
+    # join the parts: rows side by side; each part's weight gradients added, in part order
     dx = None
-    if needs[0]:
-        dxs = _join(parts, [r[0] for r in results], 1, n_dir)
-        dx = dxs[0] if n_dir == 1 else dxs[0] + dxs[1]
-    d_states0 = [_stack(_join(parts, [r[2][j] for r in results], 0, n_dir))
-                 for j in range(kind.n_states)]
-    if n_dir == 2:
-        d_weights = [g for r in results for g in r[1]]
-    else:  # one direction, possibly in batch parts: each part's weight gradients add up
-        d_weights = [sum(gs[1:], gs[0]) for gs in zip(*(r[1] for r in results), strict=True)]
-    return (dx, *d_states0, *d_weights)
+    d_states0: list[list[np.ndarray]] = [[] for _ in range(kind.n_states)]
+    d_weights: list[np.ndarray] = []
+    for d in range(n_dir):
+        mine = [r for (dd, _), r in zip(parts, results, strict=True) if dd == d]
+        for name in names:
+            values = [r[1][name] for r in mine]
+            d_weights.append(sum(values[1:], values[0]))
+        for j in range(kind.n_states):
+            d_states0[j].append(_join([r[2][j] for r in mine], 0))
+        if needs[0]:
+            dx_d = _reading_order(_join([r[0] for r in mine], 1), d, flip)
+            dx = dx_d if dx is None else dx + dx_d
+    return (dx, *(np.stack(s) for s in d_states0), *d_weights)
 
 
 def _primitive(name: str, kind: _Kind) -> Primitive:
@@ -360,8 +325,10 @@ class FusedLayer:
     output (T, B, D*P), one final state per direction.
     """
 
-    def __init__(self, cells: Sequence[Any]) -> None:
+    def __init__(self, cells: Sequence[Any], name: str = "fused layer", index: int = 0) -> None:
         cell = cells[0]
+        self.name = name  # for errors: the model's name and this layer's index in the stack
+        self.index = index
         self._option: Any
         if isinstance(cell, LSTMCell):
             self._op, self._option = lstm_layer, None
@@ -402,15 +369,49 @@ class FusedLayer:
             else:
                 zero = Tensor(np.zeros((B, width), dtype=dtype))
                 initial.append(stack([zero if g is None else g for g in given]))
-        weights = [p for cell in self.cells for _, p in cell.named_parameters()]
+        names, weights = self._weights(x.dtype)
         flip = reversal_index(T, lengths) if D == 2 else _NO_FLIP  # only the reverse reads it
-        outs = self._op(x, *initial, *weights, names=self._names, n_dir=D, lengths=lengths,
+        outs = self._op(x, *initial, *weights, names=names, n_dir=D, lengths=lengths,
                         flip=flip, option=self._option)
         return outs[0], tuple(outs[1:])
 
 
-_NO_FLIP = np.zeros((0, 0), dtype=np.int64)
+    def _weights(self, dtype: np.dtype[Any]) -> tuple[tuple[str, ...], list[Tensor]]:
+        """The parameter names and every direction's parameters in that order, as the cells
+        hold them now (read at each call, never cached: assigning a new Parameter to a cell
+        takes effect at the next call), each checked: dtype that of the input, shape the
+        cell's."""
+        names = tuple(self._names)
+        weights = []
+        for d, cell in enumerate(self.cells):
+            expected = dict(_expected_shapes(cell))
+            params = dict(cell.named_parameters())
+            for pname in names:
+                p = params[pname]
+                full = f"{pname}_l{self.index}" + ("_reverse" if d else "")
+                if p.dtype != dtype:
+                    raise TypeError(f"{self.name}: parameter {full} has dtype {p.dtype}, but the "
+                                    f"layer runs in {dtype} (the input's dtype); convert it")
+                if pname in expected and tuple(p.shape) != expected[pname]:
+                    raise ValueError(f"{self.name}: parameter {full} has shape {tuple(p.shape)}, "
+                                     f"expected {expected[pname]}")
+                weights.append(p)
+        return names, weights
 
+
+def _expected_shapes(cell: Any) -> list[tuple[str, tuple[int, ...]]]:
+    """The parameter shapes a built-in cell's kernel needs (PyTorch's layout)."""
+    gates = 4 if isinstance(cell, LSTMCell) else 3 if isinstance(cell, GRUCell) else 1
+    G = gates * cell.hidden_size
+    P = cell.output_size if isinstance(cell, LSTMCell) else cell.hidden_size
+    shapes = [("weight_ih", (G, cell.input_size)), ("weight_hh", (G, P)),
+              ("bias_ih", (G,)), ("bias_hh", (G,))]
+    if isinstance(cell, LSTMCell) and P != cell.hidden_size:
+        shapes.append(("weight_hr", (P, cell.hidden_size)))
+    return shapes
+
+
+_NO_FLIP = np.zeros((0, 0), dtype=np.int64)
 
 
 # ---- beyond the kernels: double backward and tangents through the reference cells ----------

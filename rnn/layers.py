@@ -603,9 +603,9 @@ class _RecurrentLayer(Module):
         if self._fused is None:
             from .fused_ops import FusedLayer
 
-            self._fused = [FusedLayer(row) if self.merge_mode == "concat"
-                           else _MergedFused(FusedLayer(row), self.merge_mode)
-                           for row in self._cells]
+            self._fused = [FusedLayer(row, self._name, k) if self.merge_mode == "concat"
+                           else _MergedFused(FusedLayer(row, self._name, k), self.merge_mode)
+                           for k, row in enumerate(self._cells)]
         return self._fused
 
     def _run(self, x: Any, hx: Any, lengths: Any) -> tuple[Tensor, list[Tensor]]:

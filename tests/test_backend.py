@@ -21,13 +21,14 @@ from minigrad import backend
 from minigrad.backend import (
     HAVE_CBLAS,
     KERNEL_OPTIONS,
-    blas_threads,
+    SERIAL_GEMM_MNK,
     gemm,
     gemm_cblas,
     gemm_loop,
+    gemm_serial,
     get_blas_threads,
     kernel,
-    run_pair,
+    run_parts,
     set_blas_threads,
     sigmoid_,
     tanh_,
@@ -42,6 +43,7 @@ GEMMS = [
         marks=pytest.mark.skipif(not HAVE_CBLAS, reason="numpy's bundled OpenBLAS not found"),
     ),
     pytest.param(gemm_loop, id="loop"),
+    pytest.param(gemm_serial, id="serial"),
 ]
 
 
@@ -168,17 +170,18 @@ def test_fallback_selected_when_cblas_disabled() -> None:
         assert backend.gemm is backend.gemm_loop
         assert backend.KERNEL_OPTIONS["cache"] is False
         assert backend.get_blas_threads() == 1
-        with backend.blas_threads(1):
-            pass
+        backend.set_blas_threads(1)  # a no-op without the library
 
         @backend.kernel
-        def k(a, b, c):
+        def k(a, b, c, d):
             backend.gemm(True, False, 2.0, a, b, 0.0, c)
+            backend.gemm_serial(True, False, 2.0, a, b, 0.0, d)
 
         a = np.arange(6.0).reshape(3, 2)
         c = np.empty((2, 2))
-        k(a, a, c)
-        assert np.allclose(c, 2 * a.T @ a)
+        d = np.empty((2, 2))
+        k(a, a, c, d)
+        assert np.allclose(c, 2 * a.T @ a) and np.allclose(d, 2 * a.T @ a)
         print("ok")
         """,
         MINIGRAD_DISABLE_CBLAS="1",
@@ -232,50 +235,85 @@ def test_kernel_options_are_what_kernel_uses() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# BLAS threads and run_pair
+# gemm_serial: blocks under OpenBLAS's single-thread threshold
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize(("m", "k", "n"), [(16, 256, 1024), (33, 512, 700), (3, 70_000, 5),
+                                           (2000, 64, 3)])
+def test_gemm_serial_blocks_large_products(dt, m, k, n) -> None:  # type: ignore[no-untyped-def]
+    """Products far over the threshold (so cut into many blocks, ragged at the edges) equal
+    numpy's, for both beta cases and a transposed operand."""
+    assert m * n * k > SERIAL_GEMM_MNK
+    rng = np.random.default_rng(m + k + n)
+    for ta, beta in ((False, 0.0), (True, 1.0)):
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+        b = rng.standard_normal((k, n)).astype(dt)
+        c = rng.standard_normal((m, n)).astype(dt)
+        want = _reference(ta, False, 1.0, a, b, beta, c)
+        gemm_serial(ta, False, 1.0, a, b, beta, c)
+        np.testing.assert_allclose(c, want, rtol=_tol(dt) * 10, atol=_tol(dt) * np.sqrt(k) * 10)
+
+
+@given(m=st.integers(1, 10**5), n=st.integers(1, 10**5), k=st.integers(1, 10**6))
+def test_serial_blocks_stay_under_openblas_single_thread_threshold(m: int, n: int,
+                                                                   k: int) -> None:
+    """Every block gemm_serial hands OpenBLAS is one it computes on the calling thread."""
+    from minigrad.backend.blas import serial_blocks
+
+    mc, nc, kc = serial_blocks(m, n, k)
+    assert 1 <= mc <= m and 1 <= nc <= n and 1 <= kc <= k
+    assert mc * nc * kc <= SERIAL_GEMM_MNK
+    if k <= 512:
+        assert kc == k  # each element one dot product over the whole of K
+    if m * k * 64 <= SERIAL_GEMM_MNK:
+        assert mc == m  # small products are not cut into rows at all
+
+
 @pytest.mark.skipif(not HAVE_CBLAS, reason="thread control needs numpy's bundled OpenBLAS")
-def test_blas_threads_sets_and_restores() -> None:
+def test_set_blas_threads_validates_and_is_process_wide() -> None:
     before = get_blas_threads()
     assert before >= 1
-    with blas_threads(1):
-        assert get_blas_threads() == 1
-        with blas_threads(2):
-            assert get_blas_threads() == 2
-        assert get_blas_threads() == 1
-    assert get_blas_threads() == before
-    with pytest.raises(RuntimeError, match="boom"), blas_threads(1):
-        raise RuntimeError("boom")
-    assert get_blas_threads() == before
+    seen: list[int] = []
     set_blas_threads(1)
     try:
-        assert get_blas_threads() == 1
+        thread = threading.Thread(target=lambda: seen.append(get_blas_threads()))
+        thread.start()
+        thread.join()
+        assert seen == [1]  # why the library never calls it
     finally:
         set_blas_threads(before)
+    assert get_blas_threads() == before
     with pytest.raises(ValueError, match="got 0"):
         set_blas_threads(0)
 
 
-def test_run_pair_runs_both_concurrently_with_one_blas_thread() -> None:
+# ---------------------------------------------------------------------------------------------
+# run_parts: the persistent team
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [2, 3, 8])
+def test_run_parts_runs_every_part_at_once_and_keeps_its_threads(n: int) -> None:
     before = get_blas_threads()
-    barrier = threading.Barrier(2, timeout=20)
-    seen: dict[str, int] = {}
+    barrier = threading.Barrier(n, timeout=20)
+    names: list[str] = []
 
-    def make(name: str, value: int):  # type: ignore[no-untyped-def]
+    def make(value: int):  # type: ignore[no-untyped-def]
         def work() -> int:
-            seen[name] = get_blas_threads()
-            barrier.wait()  # raises BrokenBarrierError unless the other call runs at the same time
+            names.append(threading.current_thread().name)
+            barrier.wait()  # BrokenBarrierError unless all n run at the same time
             return value
 
         return work
 
-    assert run_pair(make("f", 1), make("g", 2)) == (1, 2)
-    assert seen == {"f": 1, "g": 1}
+    assert run_parts([make(i) for i in range(n)]) == list(range(n))
+    assert names.count(threading.current_thread().name) == 1  # part 0 ran on the caller
+    helpers = {t for t in threading.enumerate() if t.name == "minigrad-team"}
+    assert run_parts([make(i) for i in range(n)]) == list(range(n))  # the same helpers again
+    assert {t for t in threading.enumerate() if t.name == "minigrad-team"} == helpers
     assert get_blas_threads() == before
 
 
-def test_run_pair_overlaps_nogil_kernels() -> None:
-    """While a GIL-releasing kernel runs on the helper thread, the caller's thread keeps running
+def test_run_parts_overlaps_nogil_kernels() -> None:
+    """While a GIL-releasing kernel runs on a helper thread, the caller's thread keeps running
     Python code (a kernel holding the GIL would block it completely)."""
 
     @numba.njit(nogil=True)
@@ -301,7 +339,7 @@ def test_run_pair_overlaps_nogil_kernels() -> None:
             time.sleep(0.001)
         return len(ticks)
 
-    _, acc = run_pair(python_loop, long_kernel)
+    _, acc = run_parts([python_loop, long_kernel])
     assert acc > 0
     start, end = window
     inside = [t for t in ticks if start < t < end]
@@ -309,8 +347,12 @@ def test_run_pair_overlaps_nogil_kernels() -> None:
     assert len(inside) >= 5, (end - start, len(inside))
 
 
-def test_run_pair_propagates_exceptions() -> None:
-    before = get_blas_threads()
+def test_run_parts_survives_failing_parts() -> None:
+    """A failing part: every other part still runs to completion, the first failure (in part
+    order) is raised with the others as notes, no thread hangs or leaks, and the team works
+    afterwards."""
+    from minigrad.backend.threads import helper_count
+
     done: list[str] = []
 
     def ok() -> int:
@@ -319,22 +361,19 @@ def test_run_pair_propagates_exceptions() -> None:
         return 1
 
     def bad() -> int:
-        raise KeyError("from g")
+        raise KeyError("from a helper")
 
-    with pytest.raises(KeyError, match="from g"):
-        run_pair(ok, bad)
-    assert done == ["ok"]  # the other call still ran to completion
-    with pytest.raises(ZeroDivisionError):
-        run_pair(lambda: 1 // 0, ok)
-    assert done == ["ok", "ok"]
-
-    def bad_f() -> int:
-        raise ValueError("from f")
-
-    with pytest.raises(ValueError, match="from f") as info:
-        run_pair(bad_f, bad)
-    assert any("from g" in note for note in getattr(info.value, "__notes__", []))
-    assert get_blas_threads() == before
+    run_parts([ok, ok, ok])  # the team exists
+    idle, threads_before = helper_count(), threading.active_count()
+    with pytest.raises(KeyError, match="from a helper"):
+        run_parts([ok, bad, ok])
+    assert done.count("ok") == 3 + 2  # the others still ran to completion
+    with pytest.raises(ZeroDivisionError) as info:
+        run_parts([lambda: 1 // 0, ok, bad])
+    assert any("from a helper" in note for note in getattr(info.value, "__notes__", []))
+    assert helper_count() == idle  # every helper went back to the team ...
+    assert threading.active_count() == threads_before  # ... and no thread was added or lost
+    assert run_parts([ok, ok, ok]) == [1, 1, 1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,47 +464,3 @@ def test_activations_float64_match_numpy() -> None:
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-15, atol=0)
     np.testing.assert_allclose(s, 0.5 + 0.5 * np.tanh(0.5 * x), rtol=1e-15, atol=1e-16)
     assert np.signbit(t[x == 0]).sum() == 0  # tanh(+0) = +0
-
-
-def test_others_load_subtracts_this_process_own_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    from minigrad.backend import threads
-
-    clock = {"wall": 100.0, "own": 10.0, "busy": 50.0}
-    monkeypatch.setattr(threads.time, "monotonic", lambda: clock["wall"])
-    monkeypatch.setattr(threads.time, "process_time", lambda: clock["own"])
-    monkeypatch.setattr(threads, "_busy_seconds", lambda: clock["busy"])
-    others = threads._Others()
-    monkeypatch.setattr(threads, "_others", others)
-    assert threads.others_load() == 0.0  # no window has passed yet: a quiet machine
-    clock["wall"] += 1.0
-    clock["own"] += 0.9  # this process kept one core ~busy ...
-    clock["busy"] += 2.1  # ... and the machine two: others used 1.2 cores
-    assert threads.others_load() == pytest.approx(1.2)
-    clock["wall"] += 0.2  # within the window: the last value stands
-    clock["busy"] += 0.4
-    assert threads.others_load() == pytest.approx(1.2)
-    clock["wall"] += 0.4
-    clock["own"] += 0.9  # only this process ran (process time counts more precisely than
-    clock["busy"] += 0.2  # /proc/stat's ticks, so the difference can come out below zero)
-    assert threads.others_load() == 0.0  # never negative
-    monkeypatch.setattr(threads, "_busy_seconds", lambda: None)
-    assert threads._Others().update() == 0.0  # no /proc/stat: as if quiet
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/stat")
-def test_others_load_sees_another_busy_process() -> None:
-    from minigrad.backend import threads
-
-    others = threads._Others()
-    if others.busy is None:
-        pytest.skip("/proc/stat does not describe this machine's cores")
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.3)
-        others.wall, others.own, others.busy = (time.monotonic(), time.process_time(),
-                                                threads._busy_seconds())
-        time.sleep(0.8)
-        assert others.update() > 0.5  # the spinning child, not this (sleeping) process
-    finally:
-        busy.kill()
-        busy.wait()

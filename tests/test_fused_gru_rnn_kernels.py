@@ -1,4 +1,4 @@
-"""Fused GRU and vanilla-RNN sequence kernels (rnn.fused.gru, rnn.fused.rnn_tanh).
+"""Fused GRU and vanilla-RNN sequence kernels (rnn.fused.gru, rnn.fused.elman).
 
 Oracles: a plain numpy step-by-step reference of each cell written here, central finite
 differences of that reference (float64), torch.nn.GRU / torch.nn.RNN (float64, packed sequences
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from rnn.fused.elman import RNNCache, rnn_backward, rnn_forward
 from rnn.fused.gru import GRUCache, gru_backward, gru_forward
-from rnn.fused.rnn_tanh import RNNCache, rnn_backward, rnn_forward
 
 GRU_VARIANTS = [True, False]  # reset_after
 RNN_VARIANTS = ["tanh", "relu"]
@@ -485,7 +485,7 @@ def test_argument_errors() -> None:
     p: dict[str, Any] = {"T": 3, "B": 2, "H": 2, "lengths": None, "seed": 0}
     a = gru_arrays(p)
     args = (a["xw"], a["w_hh"], a["b_hh"], a["h0"])
-    with pytest.raises(TypeError, match="dtype"):
+    with pytest.raises(TypeError, match="w_hh must have dtype float32 like xw, got float64"):
         gru_forward(a["xw"].astype(np.float32), *args[1:], None)
     with pytest.raises(TypeError, match="float32 or float64"):
         gru_forward(a["xw"].astype(np.int64), *args[1:], None)
@@ -495,7 +495,7 @@ def test_argument_errors() -> None:
         gru_forward(*args, np.array([4, 3]))
     with pytest.raises(ValueError, match="lengths"):
         gru_forward(*args, np.array([1, 2, 3]))
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match=r"w_hh must have shape \(6, 2\), got \(6, 1\)"):
         gru_forward(a["xw"], a["w_hh"][:, :1], a["b_hh"], a["h0"], None)
     with pytest.raises(ValueError, match="T, B, H >= 1"):
         gru_forward(a["xw"][:0], *args[1:], None)
@@ -504,7 +504,7 @@ def test_argument_errors() -> None:
     _, _, cache = gru_forward(*args, None, reset_after=True)
     with pytest.raises(ValueError, match="reset_after"):
         gru_backward(a["d_out"], a["d_hn"], a["w_hh"], a["b_hh"], cache, reset_after=False)
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match=r"d_out must have shape \(3, 2, 2\)"):
         gru_backward(a["d_out"][:2], a["d_hn"], a["w_hh"], a["b_hh"], cache)
 
     r = rnn_arrays(p)
@@ -512,12 +512,12 @@ def test_argument_errors() -> None:
         rnn_forward(r["xw"], r["w_hh"], r["h0"], None, "sigmoid")
     with pytest.raises(ValueError, match="T, B, H >= 1"):
         rnn_forward(r["xw"][:0], r["w_hh"], r["h0"], None, "tanh")
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match=r"w_hh must have shape \(2, 2\), got \(1, 2\)"):
         rnn_forward(r["xw"], r["w_hh"][:1], r["h0"], None, "tanh")
     _, _, rc = rnn_forward(r["xw"], r["w_hh"], r["h0"], None, "tanh")
     with pytest.raises(ValueError, match="nonlinearity"):
         rnn_backward(r["d_out"], r["d_hn"], r["w_hh"], rc, "relu")
-    with pytest.raises(TypeError, match="cache dtype"):
+    with pytest.raises(TypeError, match="d_out must have dtype float64 like xw, got float32"):
         rnn_backward(r["d_out"].astype(np.float32), r["d_hn"].astype(np.float32),
                      r["w_hh"].astype(np.float32), rc, "tanh")
 
@@ -525,7 +525,7 @@ def test_argument_errors() -> None:
 def test_concurrent_calls_match_sequential() -> None:
     """Two kernels run at once on two threads (as for a bidirectional layer) give the results
     they give alone."""
-    from minigrad.backend.threads import run_pair
+    from minigrad.backend.threads import run_parts
 
     p: dict[str, Any] = {"T": 9, "B": 5, "H": 33, "lengths": np.array([9, 4, 7, 1, 9]),
                          "seed": 8}
@@ -542,7 +542,7 @@ def test_concurrent_calls_match_sequential() -> None:
 
     alone = (gru_step(), rnn_step())
     for _ in range(3):
-        together = run_pair(gru_step, rnn_step)
+        together = run_parts([gru_step, rnn_step])
         for seq, par in zip(alone, together, strict=True):
             for u, v in zip(seq, par, strict=True):
                 np.testing.assert_allclose(v, u, rtol=1e-6, atol=1e-7)
@@ -553,7 +553,7 @@ def test_import_compiles_nothing() -> None:
     import sys
 
     code = (
-        "import rnn.fused.gru as g, rnn.fused.rnn_tanh as r\n"
+        "import rnn.fused.gru as g, rnn.fused.elman as r\n"
         "ks = [g._fwd_reset_after, g._fwd_reset_before, g._bwd_reset_after,\n"
         "      g._bwd_reset_before, r._fwd, r._bwd]\n"
         "print(sum(len(k.signatures) for k in ks))\n"

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigrad.backend import run_pair
+from minigrad.backend import run_parts
 from rnn.fused.lstm import lstm_backward, lstm_forward
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -404,13 +404,13 @@ def test_backward_validation() -> None:
         lstm_backward(pb.d_out, pb.d_hn, pb.d_cn[:, :2], w_hh, w_hr, cache)
 
 
-def test_two_directions_run_concurrently_with_run_pair() -> None:
+def test_two_directions_run_concurrently_with_run_parts() -> None:
     """Two kernel calls on two threads (as for a bidirectional layer) give the serial results."""
     a = Problem(T=30, B=4, H=24, P=None, lengths=[30, 7, 19, 1], seed=21)
     b = Problem(T=30, B=4, H=24, P=12, lengths=None, seed=22)
     for dt in (np.float64, np.float32):
         serial = (a.run(dt), b.run(dt))
-        parallel = run_pair(lambda: a.run(dt), lambda: b.run(dt))  # noqa: B023
+        parallel = run_parts([lambda: a.run(dt), lambda: b.run(dt)])  # noqa: B023
         for s_res, p_res in zip(serial, parallel, strict=True):
             for x, y in zip(s_res[0] + s_res[1], p_res[0] + p_res[1], strict=True):
                 if x is not None:

@@ -37,22 +37,25 @@ def configs(draw: Any) -> dict[str, Any]:
         bias=draw(st.booleans()), give_h0=draw(st.booleans()), give_c0=draw(st.booleans()),
         lengths=draw(st.none() | st.lists(st.integers(1, T), min_size=B, max_size=B)),
         seed=draw(st.integers(0, 2**16)),
-        split=draw(st.booleans()),
+        threads=draw(st.integers(1, 8)),
     )
     return cfg
 
 
 @contextmanager
-def batch_split(on: bool) -> Iterator[None]:
-    """Force a one-direction layer's batch split (:func:`rnn.fused_ops._plan`) on or off."""
+def num_threads(n: int) -> Iterator[None]:
+    """Run with ``mg.set_num_threads(n)`` and every batch row allowed its own part (so tiny
+    layers are cut into as many parts as :func:`rnn.fused_ops.plan`'s other rules allow)."""
     import rnn.fused_ops as fo
 
-    saved = fo.BATCH_SPLIT
-    fo.BATCH_SPLIT = on
+    saved, saved_min = mg.get_num_threads(), fo.MIN_PART_GATES
+    mg.set_num_threads(n)
+    fo.MIN_PART_GATES = 1
     try:
         yield
     finally:
-        fo.BATCH_SPLIT = saved
+        mg.set_num_threads(saved)
+        fo.MIN_PART_GATES = saved_min
 
 
 def build(cfg: dict[str, Any], dtype: Any) -> Any:
@@ -80,7 +83,7 @@ def run_both(cfg: dict[str, Any], dtype: Any) -> list[tuple[list[np.ndarray], li
     inputs = [a for a in (x, h0, c0) if a is not None]
     seeds = None
     results = []
-    with batch_split(cfg["split"]):  # the halves must match the reference too
+    with num_threads(cfg["threads"]):  # every plan must match the reference
         for impl in ("reference", "fused"):
             layer.impl = impl
             layer.zero_grad()
@@ -129,12 +132,12 @@ def test_fused_matches_reference_float32(cfg: dict[str, Any]) -> None:
 
 # ---- the primitive against central differences ------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize(("bidirectional", "split"), [(False, False), (False, True),
-                                                      (True, False)])
+@pytest.mark.parametrize(("bidirectional", "threads"), [(False, 1), (False, 2), (True, 1),
+                                                        (True, 4)])
 def test_fused_layer_matches_central_differences(kind: str, bidirectional: bool,
-                                                 split: bool) -> None:
+                                                 threads: int) -> None:
     """Differentiate the layer's primitive directly, with every input a gradcheck leaf
-    (``split``: the batch run as two halves)."""
+    (``threads`` > 1: the batch runs as parts on the team)."""
     cfg = dict(kind=kind, I=2, H=3, num_layers=1, bias=True, batch_first=False,
                bidirectional=bidirectional, seed=1)
     layer = build(cfg, np.float64)
@@ -152,7 +155,7 @@ def test_fused_layer_matches_central_differences(kind: str, bidirectional: bool,
         return fused._op(*args, names=fused._names, n_dir=D, lengths=lengths,
                          flip=rnn.layers.reversal_index(T, lengths), option=fused._option)
 
-    with batch_split(split):
+    with num_threads(threads):
         assert gradcheck(f, [x, *states, *weights], full_jacobian_max=24, atol=1e-7, rtol=1e-6)
 
 
@@ -185,90 +188,26 @@ def test_a_one_layer_call_records_only_its_kernel_entry(bidirectional: bool) -> 
         np.testing.assert_array_equal(h_n.numpy()[1], out.numpy()[0, :, 4:])
 
 
-def test_directions_run_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_directions_and_batch_parts_run_on_the_team(monkeypatch: pytest.MonkeyPatch) -> None:
     import rnn.fused_ops as fo
 
-    calls = []
+    calls: list[int] = []
 
-    def counting_run_pair(f: Any, g: Any) -> Any:
-        calls.append(1)
-        return fo.__dict__["_real_run_pair"](f, g)
+    def counting_run_parts(jobs: Any) -> Any:
+        calls.append(len(jobs))
+        return backend.run_parts(jobs)
 
-    monkeypatch.setitem(fo.__dict__, "_real_run_pair", fo.run_pair)
-    monkeypatch.setattr(fo, "run_pair", counting_run_pair)
+    monkeypatch.setattr(fo, "run_parts", counting_run_parts)
     layer = rnn.GRU(3, 4, num_layers=2, bidirectional=True, impl="fused", rng=0)
-    out, _ = layer(Tensor(np.ones((5, 2, 3), np.float32), requires_grad=True))
-    out.sum().backward()
-    assert len(calls) == 4  # two layers, forward and backward
-
-
-@pytest.mark.skipif(not backend.HAVE_CBLAS, reason="no controllable BLAS threads")
-def test_small_layers_run_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnn.fused_ops as fo
-
-    seen: list[tuple[str, int]] = []
-
-    def spy(name: str, fn: Any) -> Any:
-        def wrapped(*args: Any) -> Any:
-            seen.append((name, backend.get_blas_threads()))
-            return fn(*args)
-        return wrapped
-
-    monkeypatch.setattr(fo, "lstm_forward", spy("forward", fo.lstm_forward))
-    monkeypatch.setattr(fo, "lstm_backward", spy("backward", fo.lstm_backward))
-    monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
-    monkeypatch.setattr(fo, "others_load", lambda: 0.0)  # a quiet machine
-    monkeypatch.setattr(fo, "BATCH_SPLIT", False)  # the batch split is tested below
-    before = backend.get_blas_threads()
-    small = rnn.LSTM(8, 16, impl="fused", rng=0)  # 2 * B * H * 4H = 2 * 4 * 16 * 64 FLOPs
-    out, _ = small(Tensor(np.ones((3, 4, 8), np.float32), requires_grad=True))
-    out.sum().backward()
-    assert seen == [("forward", 1), ("backward", 1)]
-    assert backend.get_blas_threads() == before  # restored
-    seen.clear()
-    large = rnn.LSTM(8, 256, impl="fused", rng=0)  # 2 * 32 * 256 * 1024 FLOPs: the whole pool
-    out, _ = large(Tensor(np.ones((2, 32, 8), np.float32), requires_grad=True))
-    out.sum().backward()
-    assert seen == [("forward", before), ("backward", before)]
-
-
-@pytest.mark.skipif(not backend.HAVE_CBLAS, reason="no controllable BLAS threads")
-def test_a_quiet_machine_runs_the_batch_in_two_concurrent_halves(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnn.fused_ops as fo
-
-    seen: list[tuple[str, int, int]] = []
-
-    def spy(name: str, fn: Any) -> Any:
-        def wrapped(*args: Any) -> Any:
-            seen.append((name, args[0].shape[1], backend.get_blas_threads()))
-            return fn(*args)
-        return wrapped
-
-    monkeypatch.setattr(fo, "lstm_forward", spy("forward", fo.lstm_forward))
-    monkeypatch.setattr(fo, "lstm_backward", spy("backward", fo.lstm_backward))
-    monkeypatch.setattr(fo, "LOOP_BLAS_THREADS", "auto")
-    load = [0.0]
-    monkeypatch.setattr(fo, "others_load", lambda: load[0])
-    layer = rnn.LSTM(8, 64, impl="fused", dtype=np.float64, rng=0)  # B * G = 33 * 256: split
-    x = np.random.default_rng(0).standard_normal((4, 33, 8))
-
-    def grads() -> list[np.ndarray]:
-        xt = Tensor(x, requires_grad=True)
-        layer.zero_grad()
-        out, (h_n, c_n) = layer(xt, lengths=np.arange(33) % 4 + 1)
-        load[0] = 2.0  # busy by the time of backward: it keeps the forward's plan
-        (out.sum() + (h_n * c_n).sum()).backward()
-        return [xt.grad.data] + [p.grad.data.copy() for p in layer.parameters()]
-
-    split = grads()
-    assert sorted(seen) == [("backward", 16, 1), ("backward", 17, 1),
-                            ("forward", 16, 1), ("forward", 17, 1)]
-    seen.clear()
-    whole = grads()  # the load is now high: no split
-    assert [s[:2] for s in seen] == [("forward", 33), ("backward", 33)]
-    for a, b in zip(split, whole, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    with num_threads(4):  # two directions, each batch of 2 in two parts
+        out, _ = layer(Tensor(np.ones((5, 2, 3), np.float32), requires_grad=True))
+        out.sum().backward()
+    assert calls == [4, 4, 4, 4]  # two layers, forward and backward
+    calls.clear()
+    with num_threads(1):  # one thread: the parts run one after the other, no team
+        out, _ = layer(Tensor(np.ones((5, 2, 3), np.float32), requires_grad=True))
+        out.sum().backward()
+    assert calls == []
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

@@ -1,9 +1,9 @@
 """Kernel machinery shared by the fused Numba kernels.
 
-- :mod:`.blas`: GEMM callable from ``@njit`` code through numpy's own OpenBLAS, and its threads.
+- :mod:`.blas`: GEMM callable from ``@njit`` code through numpy's own OpenBLAS, including
+  :func:`gemm_serial`, which never uses OpenBLAS's thread pool.
 - :mod:`.jit`: the project's Numba settings (:data:`kernel`) and vectorisable activations.
-- :mod:`.threads`: :func:`run_pair`, two kernels at once with single-threaded BLAS each, and
-  :func:`others_load`, the cores other processes keep busy.
+- :mod:`.threads`: :func:`run_parts`, independent kernel calls at once on a persistent team.
 
 Importing this package compiles nothing; kernels compile lazily on first call (or load from the
 on-disk cache).
@@ -12,32 +12,35 @@ on-disk cache).
 from .blas import (
     HAVE_CBLAS,
     LIBRARY_PATH,
-    blas_threads,
+    SERIAL_GEMM_MNK,
     gemm,
     gemm_cblas,
     gemm_loop,
+    gemm_serial,
     get_blas_threads,
+    matmul_serial,
     set_blas_threads,
 )
 from .jit import FASTMATH, KERNEL_OPTIONS, exp_f32, exp_f64, expm1_f64, kernel, sigmoid_, tanh_
-from .threads import others_load, run_pair
+from .threads import run_parts
 
 __all__ = [
     "FASTMATH",
     "HAVE_CBLAS",
     "KERNEL_OPTIONS",
     "LIBRARY_PATH",
-    "blas_threads",
+    "SERIAL_GEMM_MNK",
     "exp_f32",
     "exp_f64",
     "expm1_f64",
     "gemm",
     "gemm_cblas",
     "gemm_loop",
+    "gemm_serial",
     "get_blas_threads",
     "kernel",
-    "others_load",
-    "run_pair",
+    "matmul_serial",
+    "run_parts",
     "set_blas_threads",
     "sigmoid_",
     "tanh_",

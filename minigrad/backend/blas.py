@@ -27,8 +27,8 @@ Python API::
     HAVE_CBLAS                   True when the OpenBLAS symbols were found and bound
     LIBRARY_PATH                 path of the library, or None
     get_blas_threads() -> int    the OpenBLAS thread count (1 when not controllable)
-    set_blas_threads(n) -> None  no-op when not controllable
-    blas_threads(n)              context manager: set n threads, restore the old count on exit
+    set_blas_threads(n) -> None  no-op when not controllable; PROCESS-WIDE: minigrad itself
+                                 never calls it (benchmarks and tests may)
 """
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -50,11 +47,13 @@ from numba.extending import intrinsic, overload
 __all__ = [
     "HAVE_CBLAS",
     "LIBRARY_PATH",
-    "blas_threads",
     "gemm",
     "gemm_cblas",
     "gemm_loop",
+    "gemm_serial",
     "get_blas_threads",
+    "matmul_serial",
+    "serial_blocks",
     "set_blas_threads",
 ]
 
@@ -122,7 +121,6 @@ if _get_threads_fn is not None:
     _get_threads_fn.argtypes = []
     _get_threads_fn.restype = ctypes.c_int
 
-_threads_lock = threading.Lock()
 
 
 def get_blas_threads() -> int:
@@ -133,28 +131,16 @@ def get_blas_threads() -> int:
 
 
 def set_blas_threads(n: int) -> None:
-    """Set the thread count of numpy's bundled OpenBLAS (process-wide; no-op if unavailable)."""
+    """Set the thread count of numpy's bundled OpenBLAS (process-wide; no-op if unavailable).
+
+    Every thread of the process sees the change: the library never calls this (its kernels use
+    :func:`gemm_serial` instead); it is here for benchmarks and tests.
+    """
     n = int(n)
     if n < 1:
         raise ValueError(f"BLAS thread count must be >= 1, got {n}")
     if _set_threads_fn is not None:
         _set_threads_fn(n)
-
-
-@contextmanager
-def blas_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` OpenBLAS threads, restoring the previous count afterwards.
-
-    The count is process-wide: nest these LIFO, and do not enter them from two threads at once.
-    """
-    with _threads_lock:
-        old = get_blas_threads()
-        set_blas_threads(n)
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            set_blas_threads(old)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -265,3 +251,73 @@ def gemm_loop(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untype
 
 gemm = gemm_cblas if HAVE_CBLAS else gemm_loop
 """The GEMM kernels should call: the OpenBLAS binding when available, else the loop fallback."""
+
+#: OpenBLAS runs a GEMM on the calling thread alone when M * N * K is at most this
+#: (``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD`` = 65536 * 4 in its ``interface/gemm.c``).
+SERIAL_GEMM_MNK = 262144
+_SERIAL_MIN_COLS = 64  # column blocks at least this wide where K allows
+_SERIAL_MAX_K = 512  # a longer K (weight gradients over T * B rows) is cut into ...
+_SERIAL_K_BLOCK = 256  # ... blocks this long, accumulated into c (beta = 1 after the first)
+
+
+@numba.njit(cache=True, nogil=True)
+def serial_blocks(m, n, k):  # type: ignore[no-untyped-def]
+    """The block sizes ``(mc, nc, kc)`` :func:`gemm_serial` cuts an (m, n, k) product into:
+    ``mc * nc * kc <= SERIAL_GEMM_MNK`` always, columns at least 64 wide where K allows."""
+    kc = k if k <= _SERIAL_MAX_K else _SERIAL_K_BLOCK
+    kc = max(kc, 1)
+    mc = max(1, min(m, SERIAL_GEMM_MNK // (kc * _SERIAL_MIN_COLS)))
+    nc = max(1, min(n, SERIAL_GEMM_MNK // (mc * kc)))
+    return mc, nc, kc
+
+
+# NOTE: cached only with the binding (like :func:`minigrad.backend.jit.kernel`): a cache file
+# compiled against the cblas symbols would fail to load where they are missing.
+@numba.njit(cache=HAVE_CBLAS, nogil=True)
+def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untyped-def]
+    """:func:`gemm` on the calling thread only: same contract, never OpenBLAS's thread pool.
+
+    The product is cut into blocks of rows, columns and (when K is long) K, each small enough
+    (M * N * K <= :data:`SERIAL_GEMM_MNK`) that OpenBLAS computes it on the caller's thread
+    without consulting its process-wide thread count. So many threads can each run their own
+    GEMMs side by side, nothing process-wide is ever changed, and no pool of spinning OpenBLAS
+    threads competes with them for the cores. The blocking is a pure function of the shapes,
+    so results are reproducible.
+
+    NOTE: per-step recurrent GEMMs (M = a few dozen rows) run as fast as one call with a
+    one-thread pool or faster (OpenBLAS's small-matrix path); long-K products (weight gradients)
+    somewhat slower. Measurements: docs/fused-kernels.md.
+    """
+    m = c.shape[0]
+    n = c.shape[1]
+    k = a.shape[0] if trans_a else a.shape[1]
+    if m == 0 or n == 0 or k == 0:
+        gemm(trans_a, trans_b, alpha, a, b, beta, c)
+        return
+    mc, nc, kc = serial_blocks(m, n, k)
+    for i0 in range(0, m, mc):
+        i1 = min(i0 + mc, m)
+        for j0 in range(0, n, nc):
+            j1 = min(j0 + nc, n)
+            c_blk = c[i0:i1, j0:j1]
+            for p0 in range(0, k, kc):
+                p1 = min(p0 + kc, k)
+                a_blk = a[p0:p1, i0:i1] if trans_a else a[i0:i1, p0:p1]
+                b_blk = b[j0:j1, p0:p1] if trans_b else b[p0:p1, j0:j1]
+                gemm(trans_a, trans_b, alpha, a_blk, b_blk, beta if p0 == 0 else 1.0, c_blk)
+
+
+def matmul_serial(a: np.ndarray, b: np.ndarray, trans_a: bool = False,
+                  trans_b: bool = False) -> np.ndarray:
+    """``op(a) @ op(b)`` as a new C-contiguous array, by :func:`gemm_serial` (Python API).
+
+    ``a`` and ``b``: 2-D, one float dtype; copied to C order only when their last axis is not
+    contiguous.
+    """
+    a = a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+    b = b if b.strides[-1] == b.itemsize else np.ascontiguousarray(b)
+    m = a.shape[1] if trans_a else a.shape[0]
+    n = b.shape[0] if trans_b else b.shape[1]
+    out = np.empty((m, n), dtype=a.dtype)
+    gemm_serial(trans_a, trans_b, 1.0, a, b, 0.0, out)
+    return out

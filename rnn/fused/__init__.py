@@ -4,9 +4,9 @@ Each module holds one cell type's kernels; the autograd layers wrap them as sing
 (:mod:`rnn.fused_ops`).
 """
 
+from .elman import RNNCache, rnn_backward, rnn_forward
 from .gru import GRUCache, gru_backward, gru_forward
-from .lstm import lstm_backward, lstm_forward
-from .rnn_tanh import RNNCache, rnn_backward, rnn_forward
+from .lstm import LSTMCache, lstm_backward, lstm_forward
 
-__all__ = ["lstm_backward", "lstm_forward", "GRUCache", "gru_backward", "gru_forward",
+__all__ = ["LSTMCache", "lstm_backward", "lstm_forward", "GRUCache", "gru_backward", "gru_forward",
            "RNNCache", "rnn_backward", "rnn_forward"]

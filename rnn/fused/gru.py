@@ -18,10 +18,11 @@ Variable lengths: for ``t >= lengths[b]`` row ``b`` keeps its state and ``out[t,
 such steps contribute nothing to any gradient. Only forward time order exists here: a reverse
 direction is run by the caller on flipped sequences.
 
-Inside the time loop only the recurrent GEMMs (through :mod:`minigrad.backend.blas`) and
-vectorised gate arithmetic run. The weight gradient is one large GEMM over all ``T * B`` rows
-after the loop (reset_after=False: two, since its n block multiplies ``r * h``, not ``h``).
-Kernels compile lazily on first use, are cached on disk, and release the GIL.
+Inside the time loop only the recurrent GEMMs (:func:`minigrad.backend.gemm_serial`: on the
+calling thread alone, never OpenBLAS's pool) and vectorised gate arithmetic run. The weight
+gradient is two large GEMMs over all ``T * B`` rows after the sweep, also on the calling thread
+alone (:func:`minigrad.backend.matmul_serial`). Kernels compile lazily on first use, are cached
+on disk, and release the GIL.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm
+from minigrad.backend.blas import gemm_serial, matmul_serial
 from minigrad.backend.jit import kernel, sigmoid_, tanh_
+
+from .checks import as_lengths, check_array, check_out, float_dtype
 
 __all__ = ["GRUCache", "gru_backward", "gru_forward"]
 
@@ -51,54 +54,6 @@ class GRUCache(NamedTuple):
     aux: np.ndarray
     lengths: np.ndarray
     reset_after: bool
-
-
-# ----------------------------------------------------------------------------------------------
-# Argument checks (shared with rnn_tanh)
-# ----------------------------------------------------------------------------------------------
-def check_float_arrays(**arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """C-contiguous, writeable versions of the arrays, all float32 or all float64 (else TypeError).
-
-    Normalising layout and writeability keeps each kernel at two compiled signatures (float32,
-    float64): Numba specialises on both.
-    """
-    out = []
-    dtype = None
-    for name, a in arrays.items():
-        a = np.asarray(a)
-        if a.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
-        if dtype is None:
-            dtype = a.dtype
-        elif a.dtype != dtype:
-            raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} like the others")
-        a = np.ascontiguousarray(a)
-        out.append(a if a.flags.writeable else a.copy())
-    return tuple(out)
-
-
-def check_out(name: str, out: np.ndarray | None, shape: tuple[int, ...],
-              dtype: np.dtype) -> np.ndarray:
-    """An output array for a kernel: ``out`` itself if it fits, a new one if None."""
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"{name} must be a C-contiguous {shape} {dtype} array, got "
-                         f"{out.shape} {out.dtype}")
-    return out
-
-
-def as_lengths(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
-    """Validated int64 (B,) lengths; every row gets T when ``lengths`` is None."""
-    if lengths is None:
-        return np.full(B, T, dtype=np.int64)
-    lens = np.asarray(lengths)
-    if lens.shape != (B,) or lens.dtype.kind not in "iu":
-        raise ValueError(f"lengths must be an integer array of shape ({B},), got {lens.shape}")
-    lens = np.ascontiguousarray(lens, dtype=np.int64)
-    if B and (lens.min() < 1 or lens.max() > T):
-        raise ValueError(f"lengths must lie in [1, {T}], got {lens.min()}..{lens.max()}")
-    return lens
 
 
 # ----------------------------------------------------------------------------------------------
@@ -124,7 +79,7 @@ def _fwd_reset_after(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type:
     for t in range(T):
         base = t * B
         # gh = h_{t-1} @ W_hh^T   (B, 3H)
-        gemm(False, False, 1.0, hs[base : base + B], w_t, 0.0, gh)
+        gemm_serial(False, False, 1.0, hs[base : base + B], w_t, 0.0, gh)
         for b in range(B):
             row = base + b
             hp = hs[row]
@@ -175,7 +130,7 @@ def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type
     for t in range(T):
         base = t * B
         # [r | z] pre-activations from h_{t-1}   (B, 2H)
-        gemm(False, False, 1.0, hs[base : base + B], w_rz_t, 0.0, g_rz_all)
+        gemm_serial(False, False, 1.0, hs[base : base + B], w_rz_t, 0.0, g_rz_all)
         for b in range(B):
             row = base + b
             g = gates[row]
@@ -198,7 +153,7 @@ def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type
                 for j in range(3 * H):
                     g[j] = zero
         # (r * h_{t-1}) @ W_hn^T   (B, H)
-        gemm(False, False, 1.0, aux[base : base + B], w_n_t, 0.0, g_n_all)
+        gemm_serial(False, False, 1.0, aux[base : base + B], w_n_t, 0.0, g_n_all)
         for b in range(B):
             row = base + b
             hp = hs[row]
@@ -220,7 +175,7 @@ def _fwd_reset_before(xw, w_t, b_ih, b_hh, lengths, hs, gates, aux, gh):  # type
 
 @kernel
 def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                     d_xw, dan_all, d_w_hh, d_b_ih, d_b_hh, dh, dprev):
+                     d_xw, dan_all, d_b_ih, d_b_hh, dh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -274,10 +229,11 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
                 for j in range(H):
                     dp[j] = dhb[j]
         # dh_{t-1} = dh * z + d(gh) @ W_hh
-        gemm(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
         dh, dprev = dprev, dh
+    # After the loop: dan goes into d_xw's n block (the gradient of xw) and dan * r into
+    # dan_all, whose transpose times h_prev is the n block of d_W_hh (the caller's GEMM).
     rows = T * B
-    gemm(True, False, 1.0, d_xw, hs[:rows], 0.0, d_w_hh)
     for j in range(H3):
         d_b_hh[j] = zero
         d_b_ih[j] = zero
@@ -288,7 +244,9 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
         dan = dan_all[row]
         dx_n = dx[H2:]
         for j in range(H):
+            swap = dx_n[j]
             dx_n[j] = dan[j]
+            dan[j] = swap
         for j in range(H3):
             d_b_ih[j] += dx[j]
     return dh
@@ -296,7 +254,7 @@ def _bwd_reset_after(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore
 
 @kernel
 def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignore[no-untyped-def]
-                      d_xw, d_w_hh, d_b_ih, d_b_hh, dh, drh, dprev):
+                      d_xw, d_b_ih, d_b_hh, dh, drh, dprev):
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -329,7 +287,7 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
                 for j in range(H3):
                     dx[j] = zero
         # d(r * h_{t-1}) = dan @ W_hn   (B, H)
-        gemm(False, False, 1.0, d_xw[base : base + B, H2:], w_n, 0.0, drh)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B, H2:], w_n, 0.0, drh)
         for b in range(B):
             row = base + b
             dp = dprev[b]
@@ -354,11 +312,9 @@ def _bwd_reset_before(d_out, d_hn, w_hh, lengths, hs, gates, aux,  # type: ignor
                 for j in range(H):
                     dp[j] = dhb[j]
         # dh_{t-1} += [dar | daz] @ [W_hr; W_hz]
-        gemm(False, False, 1.0, d_xw[base : base + B, :H2], w_rz, 1.0, dprev)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B, :H2], w_rz, 1.0, dprev)
         dh, dprev = dprev, dh
     rows = T * B
-    gemm(True, False, 1.0, d_xw[:, :H2], hs[:rows], 0.0, d_w_hh[:H2])
-    gemm(True, False, 1.0, d_xw[:, H2:], aux, 0.0, d_w_hh[H2:])
     for j in range(H3):
         d_b_hh[j] = zero
     for row in range(rows):
@@ -392,19 +348,17 @@ def gru_forward(
     Returns ``out`` (T, B, H) (zero at padded steps), ``h_n`` (B, H) (each row's state after
     its own last step) and the cache for :func:`gru_backward`.
     """
-    if b_ih is None:
-        b_ih = np.zeros_like(b_hh)
-    xw, w_hh, b_ih, b_hh, h0 = check_float_arrays(xw=xw, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, h0=h0)
-    if xw.ndim != 3 or min(xw.shape) < 1:
+    dt = float_dtype("xw", xw)
+    xw = np.asarray(xw)
+    if xw.ndim != 3 or min(xw.shape) < 1 or xw.shape[2] % 3:
         raise ValueError(f"xw must be (T, B, 3H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H3 = xw.shape
     H = H3 // 3
-    if (H3 != 3 * H or w_hh.shape != (H3, H) or b_hh.shape != (H3,) or b_ih.shape != (H3,)
-            or h0.shape != (B, H)):
-        raise ValueError(
-            f"inconsistent GRU shapes: xw {xw.shape}, w_hh {w_hh.shape}, b_hh {b_hh.shape}, "
-            f"b_ih {b_ih.shape}, h0 {h0.shape}"
-        )
+    xw = check_array("xw", xw, dt, (T, B, H3))
+    w_hh = check_array("w_hh", w_hh, dt, (H3, H))
+    b_hh = check_array("b_hh", b_hh, dt, (H3,))
+    b_ih = np.zeros_like(b_hh) if b_ih is None else check_array("b_ih", b_ih, dt, (H3,))
+    h0 = check_array("h0", h0, dt, (B, H))
     lens = as_lengths(lengths, T, B)
     dt = xw.dtype
     hs = np.empty(((T + 1) * B, H), dtype=dt)
@@ -438,31 +392,32 @@ def gru_backward(
     """
     if bool(reset_after) != cache.reset_after:
         raise ValueError("reset_after differs from the one the forward pass used")
-    d_out, d_hn, w_hh, b_hh = check_float_arrays(d_out=d_out, d_hn=d_hn, w_hh=w_hh, b_hh=b_hh)
-    dt = w_hh.dtype
-    if cache.hs.dtype != dt:
-        raise TypeError(f"cache dtype {cache.hs.dtype} differs from w_hh dtype {dt}")
+    dt = cache.hs.dtype
     B = cache.lengths.shape[0]
-    H = w_hh.shape[1]
+    H = cache.hs.shape[1]
     T = cache.gates.shape[0] // B
-    if d_out.shape != (T, B, H) or d_hn.shape != (B, H) or w_hh.shape != (3 * H, H):
-        raise ValueError(
-            f"inconsistent GRU gradient shapes: d_out {d_out.shape}, d_hn {d_hn.shape}, "
-            f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
-        )
+    d_out = check_array("d_out", d_out, dt, (T, B, H))
+    d_hn = check_array("d_hn", d_hn, dt, (B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (3 * H, H))
+    b_hh = check_array("b_hh", b_hh, dt, (3 * H,))
     d_xw = np.empty((T * B, 3 * H), dtype=dt)
-    d_w_hh = np.empty((3 * H, H), dtype=dt)
     d_b_hh = np.empty(3 * H, dtype=dt)
     d_b_ih = check_out("d_b_ih", d_b_ih, (3 * H,), dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)
     d2 = d_out.reshape(T * B, H)
+    h_prev = cache.hs[: T * B]
     if reset_after:
-        dan = np.empty((T * B, H), dtype=dt)
+        dan_r = np.empty((T * B, H), dtype=dt)  # dan * r once the kernel returns
         d_h0 = _bwd_reset_after(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates, cache.aux,
-                                d_xw, dan, d_w_hh, d_b_ih, d_b_hh, dh, dprev)
+                                d_xw, dan_r, d_b_ih, d_b_hh, dh, dprev)
+        operands = ((d_xw[:, : 2 * H], h_prev), (dan_r, h_prev))
     else:
         drh = np.empty((B, H), dtype=dt)
         d_h0 = _bwd_reset_before(d2, d_hn, w_hh, cache.lengths, cache.hs, cache.gates,
-                                 cache.aux, d_xw, d_w_hh, d_b_ih, d_b_hh, dh, drh, dprev)
+                                 cache.aux, d_xw, d_b_ih, d_b_hh, dh, drh, dprev)
+        operands = ((d_xw[:, : 2 * H], h_prev), (d_xw[:, 2 * H :], cache.aux))
+
+    # d_W_hh = [d(r, z) pre-activations; d(n) recurrent term]^T @ [h_prev; h_prev or r * h]
+    d_w_hh = np.concatenate([matmul_serial(g, h, trans_a=True) for g, h in operands])
     return d_xw.reshape(T, B, 3 * H), d_w_hh, d_b_hh, d_h0

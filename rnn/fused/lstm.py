@@ -26,25 +26,34 @@ Arrays: all float arguments must share one dtype, float32 or float64 (no silent 
 ``TypeError`` names the offender). Inputs that are not C-contiguous or not writeable are copied
 (``np.ascontiguousarray``), so the compiled kernels see exactly one signature per dtype.
 The kernels release the GIL: two calls (e.g. the two directions of a bidirectional layer) can
-run concurrently with :func:`minigrad.backend.run_pair`; so can two halves of one batch, which
-the fused layers do on a quiet machine (:data:`rnn.fused_ops.SPLIT_MIN_GATES`).
+run concurrently with :func:`minigrad.backend.run_parts`; so can parts of one batch, which
+the fused layers do by their thread setting (:func:`rnn.fused_ops.plan`). Every GEMM inside the
+kernels runs on the calling thread alone (:func:`minigrad.backend.gemm_serial`); the weight
+gradients are large GEMMs after the sweep, the same way (:func:`minigrad.backend.matmul_serial`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from minigrad.backend import gemm, kernel, sigmoid_, tanh_
+from minigrad.backend import gemm_serial, kernel, matmul_serial, sigmoid_, tanh_
 
-from .gru import check_out
+from .checks import as_lengths, check_array, check_out, float_dtype
 
 __all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
 
-LSTMCache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-"""``(gates, cs, tcs, hs, ms, lengths)``; see :func:`lstm_forward`."""
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_forward` keeps for :func:`lstm_backward` (see there for the shapes)."""
+
+    gates: np.ndarray
+    cs: np.ndarray
+    tcs: np.ndarray
+    hs: np.ndarray
+    ms: np.ndarray
+    lengths: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +111,7 @@ def _add_row(src, dst):  # type: ignore[no-untyped-def]
     """dst += src, for the bias gradient.
 
     NOTE: a loop of its own. Adding into dst inside _cell_backward_row (a third array written
-    there) made that loop up to 1.8x slower (B16 H64 float32: 8.2 vs 4.6 ns per unit), while
+    there) made that loop markedly slower (docs/fused-kernels.md), while
     this loop over a row still in L1 costs almost nothing.
     """
     for j in range(src.shape[0]):
@@ -114,13 +123,13 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
     """In: xw, the TRANSPOSED weights w_hh_t = w_hh.T (P, 4H) and w_hr_t = w_hr.T (H, P)
     ((0, 0) when not projecting), lengths; cs[0] = c0, hs[0] = h0.
     Fills gates, cs[1:], tcs, hs[1:], ms, and out unless out is empty (then hs[1:] is out).
-    Why transposed: OpenBLAS runs h @ W (no-trans, no-trans) up to 2x faster than h @ W.T at
-    these small batch sizes (measured: B=16, H=64 5.8 vs 13.8 us; B=64, H=512 1.76 vs 2.05 ms)."""
+    Why transposed: OpenBLAS runs h @ W (no-trans, no-trans) faster than h @ W.T at these small
+    batch sizes (docs/fused-kernels.md)."""
     T, B, G = xw.shape
     proj = w_hr_t.shape[0] > 0
     write_out = out.shape[0] > 0
     for t in range(T):
-        gemm(False, False, 1.0, hs[t], w_hh_t, 0.0, z)
+        gemm_serial(False, False, 1.0, hs[t], w_hh_t, 0.0, z)
         for b in range(B):
             if t < lengths[b]:
                 m = ms[t, b] if proj else hs[t + 1, b]
@@ -135,7 +144,7 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
                 else:
                     hs[t + 1, b, :] = hs[t, b]
         if proj:
-            gemm(False, False, 1.0, ms[t], w_hr_t, 0.0, hs[t + 1])
+            gemm_serial(False, False, 1.0, ms[t], w_hr_t, 0.0, hs[t + 1])
             for b in range(B):
                 if t >= lengths[b]:
                     hs[t + 1, b, :] = hs[t, b]
@@ -149,13 +158,12 @@ def _forward_kernel(xw, bias, w_hh_t, w_hr_t, lengths, gates, cs, tcs, hs, ms, z
 
 @kernel
 def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type: ignore[no-untyped-def]  # noqa: E501
-                     dz, dhs, d_w_hh, d_w_hr, dh, dc, dh_next, dm, d_h0, d_bias):
+                     dz, dhs, dh, dc, dh_next, dm, d_h0, d_bias):
     """In: d_out, weights, the cache; dh = d_hn and dc = d_cn (both overwritten).
-    Fills dz (= d_xw), d_w_hh, d_w_hr (when projecting), d_h0, dc (= d_c0) and d_bias (= dz
-    summed over all (t, b), the gradient of a bias inside xw)."""
+    Fills dz (= d_xw), dhs (dL/dh_t when projecting), d_h0, dc (= d_c0) and d_bias (= dz
+    summed over all (t, b), the gradient of a bias inside xw). The weight gradients are the
+    caller's large GEMMs over these (:func:`lstm_backward`)."""
     T, B, G = gates.shape
-    H = G // 4
-    P = hs.shape[2]
     proj = w_hr.shape[0] > 0
     d_bias[:] = 0
     for t in range(T - 1, -1, -1):
@@ -169,7 +177,7 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
                     dhs[t, b, :] = dh[b]
                 else:
                     dhs[t, b, :] = 0
-            gemm(False, False, 1.0, dhs[t], w_hr, 0.0, dm)
+            gemm_serial(False, False, 1.0, dhs[t], w_hr, 0.0, dm)
             src = dm
         else:
             src = dh
@@ -179,53 +187,17 @@ def _backward_kernel(d_out, w_hh, w_hr, gates, cs, tcs, hs, ms, lengths,  # type
                 _add_row(dz[t, b], d_bias)
             else:
                 dz[t, b, :] = 0
-        gemm(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
+        gemm_serial(False, False, 1.0, dz[t], w_hh, 0.0, dh_next)
         for b in range(B):
             if t >= lengths[b]:
                 dh_next[b, :] = dh[b]
         dh, dh_next = dh_next, dh
     d_h0[:, :] = dh
-    # the weight gradients: one large GEMM each over all T * B rows
-    gemm(True, False, 1.0, dz.reshape(T * B, G), hs.reshape((T + 1) * B, P)[: T * B], 0.0, d_w_hh)
-    if proj:
-        gemm(True, False, 1.0, dhs.reshape(T * B, P), ms.reshape(T * B, H), 0.0, d_w_hr)
 
 
 # ---------------------------------------------------------------------------------------------
 # Python wrappers: validation and normalisation at the public boundary
 # ---------------------------------------------------------------------------------------------
-def _dtype_of(xw: np.ndarray) -> np.dtype[Any]:
-    dt = np.asarray(xw).dtype
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"xw must be float32 or float64, got {dt}")
-    return dt
-
-
-def _prep(name: str, a: Any, dt: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype != dt:
-        raise TypeError(f"{name} must have dtype {dt} like xw, got {arr.dtype}")
-    if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-    if not (arr.flags.c_contiguous and arr.flags.writeable):
-        arr = np.array(arr, dtype=dt, order="C", copy=True)
-    return arr
-
-
-def _prep_lengths(lengths: Any, T: int, B: int) -> np.ndarray:
-    if lengths is None:
-        return np.full(B, T, dtype=np.int64)
-    arr = np.asarray(lengths)
-    if arr.shape != (B,):
-        raise ValueError(f"lengths must have shape ({B},), got {arr.shape}")
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"lengths must be integers, got {arr.dtype}")
-    arr = np.array(arr, dtype=np.int64, order="C", copy=True)
-    if B and (arr.min() < 1 or arr.max() > T):
-        raise ValueError(f"lengths must lie in [1, {T}], got min {arr.min()}, max {arr.max()}")
-    return arr
-
-
 def lstm_forward(
     xw: np.ndarray,
     w_hh: np.ndarray,
@@ -259,24 +231,24 @@ def lstm_forward(
         When no row is padded, ``out`` is a read-only view of ``hs[1:]`` (no copy); with
         padding it is a fresh array. h_n and c_n are always fresh arrays.
     """
-    dt = _dtype_of(xw)
+    dt = float_dtype("xw", xw)
     xw = np.asarray(xw)
     if xw.ndim != 3 or xw.shape[2] % 4 != 0 or xw.shape[0] < 1 or xw.shape[1] < 1:
         raise ValueError(f"xw must have shape (T>=1, B>=1, 4H), got {xw.shape}")
     T, B, G = xw.shape
     H = G // 4
-    xw = _prep("xw", xw, dt, (T, B, G))
+    xw = check_array("xw", xw, dt, (T, B, G))
     if w_hr is None:
         P = H
         w_hr_arr = np.zeros((0, 0), dtype=dt)
     else:
         P = np.asarray(w_hr).shape[0]
-        w_hr_arr = _prep("w_hr", w_hr, dt, (P, H))
-    w_hh = _prep("w_hh", w_hh, dt, (G, P))
-    h0 = _prep("h0", h0, dt, (B, P))
-    c0 = _prep("c0", c0, dt, (B, H))
-    lens = _prep_lengths(lengths, T, B)
-    b = np.zeros(G, dtype=dt) if bias is None else _prep("bias", bias, dt, (G,))
+        w_hr_arr = check_array("w_hr", w_hr, dt, (P, H))
+    w_hh = check_array("w_hh", w_hh, dt, (G, P))
+    h0 = check_array("h0", h0, dt, (B, P))
+    c0 = check_array("c0", c0, dt, (B, H))
+    lens = as_lengths(lengths, T, B)
+    b = np.zeros(G, dtype=dt) if bias is None else check_array("bias", bias, dt, (G,))
     proj = w_hr is not None
     gates = np.empty((T, B, G), dtype=dt)
     cs = np.empty((T + 1, B, H), dtype=dt)
@@ -297,7 +269,7 @@ def lstm_forward(
         out.flags.writeable = False  # a view of the cache: in-place edits would corrupt it
     h_n = hs[T].copy()
     c_n = cs[T].copy()
-    return out, h_n, c_n, (gates, cs, tcs, hs, ms, lens)
+    return out, h_n, c_n, LSTMCache(gates, cs, tcs, hs, ms, lens)
 
 
 def lstm_backward(
@@ -322,30 +294,29 @@ def lstm_backward(
     Returns:
         ``(d_xw, d_w_hh, d_w_hr, d_h0, d_c0)`` with the shapes of ``xw, w_hh, w_hr, h0, c0``;
         ``d_w_hr`` is None when ``w_hr`` is None. Padded steps contribute nothing, and
-        ``d_xw`` is zero there.
+        ``d_xw`` is zero there. Every GEMM runs on the calling thread alone (the weight
+        gradients too: one product each over all T * B rows, after the sweep).
     """
     gates, cs, tcs, hs, ms, lens = cache
     dt = gates.dtype
     T, B, G = gates.shape
     H = G // 4
     P = hs.shape[2]
-    d_out = _prep("d_out", d_out, dt, (T, B, P))
-    d_hn = _prep("d_hn", d_hn, dt, (B, P))
-    d_cn = _prep("d_cn", d_cn, dt, (B, H))
-    w_hh = _prep("w_hh", w_hh, dt, (G, P))
+    d_out = check_array("d_out", d_out, dt, (T, B, P))
+    d_hn = check_array("d_hn", d_hn, dt, (B, P))
+    d_cn = check_array("d_cn", d_cn, dt, (B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (G, P))
     if w_hr is None:
         if ms.shape[0] != 0:
             raise ValueError("w_hr is None but the forward pass used a projection")
         w_hr_arr = np.zeros((0, 0), dtype=dt)
     else:
-        w_hr_arr = _prep("w_hr", w_hr, dt, (P, H))
+        w_hr_arr = check_array("w_hr", w_hr, dt, (P, H))
         if ms.shape[0] != T:
             raise ValueError("w_hr given but the forward pass used no projection")
     proj = w_hr is not None
     d_xw = np.empty((T, B, G), dtype=dt)
     dhs = np.empty((T if proj else 0, B, P), dtype=dt)
-    d_w_hh = np.empty((G, P), dtype=dt)
-    d_w_hr = np.empty((P, H) if proj else (0, 0), dtype=dt)
     dh = d_hn.copy()
     d_c0 = d_cn.copy()
     d_h0 = np.empty((B, P), dtype=dt)
@@ -353,5 +324,10 @@ def lstm_backward(
     scratch_m = np.empty((B, H), dtype=dt)
     d_bias = check_out("d_bias", d_bias, (G,), dt)
     _backward_kernel(d_out, w_hh, w_hr_arr, gates, cs, tcs, hs, ms, lens,
-                     d_xw, dhs, d_w_hh, d_w_hr, dh, d_c0, scratch_h, scratch_m, d_h0, d_bias)
-    return d_xw, d_w_hh, (None if w_hr is None else d_w_hr), d_h0, d_c0
+                     d_xw, dhs, dh, d_c0, scratch_h, scratch_m, d_h0, d_bias)
+
+    # the weight gradients: one large GEMM each over all T * B rows
+    d_w_hh = matmul_serial(d_xw.reshape(T * B, G), hs[:T].reshape(T * B, P), trans_a=True)
+    d_w_hr = (matmul_serial(dhs.reshape(T * B, P), ms.reshape(T * B, H), trans_a=True)
+              if proj else None)
+    return d_xw, d_w_hh, d_w_hr, d_h0, d_c0

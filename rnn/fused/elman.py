@@ -4,9 +4,10 @@
 
 where ``xw = x @ W_ih.T`` (one big GEMM over all time steps, done by the caller) and
 ``b = b_ih + b_hh``, added inside the kernel. Variable lengths, time order and performance
-rules are those of :mod:`rnn.fused.gru`: only the recurrent GEMM runs inside the time loop,
-the weight gradient is one GEMM over all ``T * B`` rows afterwards, kernels compile lazily,
-are cached and release the GIL.
+rules are those of :mod:`rnn.fused.gru`: only the recurrent GEMM runs inside the time loop
+(on the calling thread alone), the weight gradient is one GEMM over all ``T * B`` rows after
+the sweep, kernels compile lazily, are cached and release the GIL. (The file's name is the
+cell's, Elman's: it runs both nonlinearities.)
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm
+from minigrad.backend.blas import gemm_serial, matmul_serial
 from minigrad.backend.jit import kernel, tanh_
 
-from .gru import as_lengths, check_float_arrays, check_out
+from .checks import as_lengths, check_array, check_out, float_dtype
 
 __all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
@@ -49,7 +50,7 @@ def _fwd(xw, bias, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
         base = t * B
         nxt = hs[base + B : base + 2 * B]
         # h_t pre-activation (recurrent part) written straight into the next state's rows
-        gemm(False, False, 1.0, hs[base : base + B], w_t, 0.0, nxt)
+        gemm_serial(False, False, 1.0, hs[base : base + B], w_t, 0.0, nxt)
         for b in range(B):
             row = base + b
             hq = nxt[b]
@@ -68,7 +69,7 @@ def _fwd(xw, bias, w_t, lengths, hs, relu):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, d_bias, dh, dprev, relu):  # type: ignore[no-untyped-def]  # noqa: E501
+def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_bias, dh, dprev, relu):  # type: ignore[no-untyped-def]  # noqa: E501
     B = lengths.shape[0]
     T = d_xw.shape[0] // B
     H = w_hh.shape[1]
@@ -104,9 +105,8 @@ def _bwd(d_out, d_hn, w_hh, lengths, hs, d_xw, d_w_hh, d_bias, dh, dprev, relu):
                     dx[j] = 0.0
                     dp[j] = dhb[j]
         # dh_{t-1} = da_t @ W_hh  (padded rows: carried through unchanged)
-        gemm(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
+        gemm_serial(False, False, 1.0, d_xw[base : base + B], w_hh, 1.0, dprev)
         dh, dprev = dprev, dh
-    gemm(True, False, 1.0, d_xw, hs[: T * B], 0.0, d_w_hh)
     return dh
 
 
@@ -134,17 +134,15 @@ def rnn_forward(
     its own last step) and the cache for :func:`rnn_backward`.
     """
     relu = _check_nonlinearity(nonlinearity)
-    if bias is None:
-        bias = np.zeros(np.shape(w_hh)[:1], dtype=np.asarray(xw).dtype)
-    xw, w_hh, h0, bias = check_float_arrays(xw=xw, w_hh=w_hh, h0=h0, bias=bias)
+    dt = float_dtype("xw", xw)
+    xw = np.asarray(xw)
     if xw.ndim != 3 or min(xw.shape) < 1:
         raise ValueError(f"xw must be (T, B, H) with T, B, H >= 1, got shape {xw.shape}")
     T, B, H = xw.shape
-    if w_hh.shape != (H, H) or h0.shape != (B, H) or bias.shape != (H,):
-        raise ValueError(
-            f"inconsistent RNN shapes: xw {xw.shape}, w_hh {w_hh.shape}, h0 {h0.shape}, "
-            f"bias {bias.shape}"
-        )
+    xw = check_array("xw", xw, dt, (T, B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (H, H))
+    h0 = check_array("h0", h0, dt, (B, H))
+    bias = np.zeros(H, dtype=dt) if bias is None else check_array("bias", bias, dt, (H,))
     lens = as_lengths(lengths, T, B)
     hs = np.empty(((T + 1) * B, H), dtype=xw.dtype)
     hs[:B] = h0
@@ -173,23 +171,18 @@ def rnn_backward(
     relu = _check_nonlinearity(nonlinearity)
     if nonlinearity != cache.nonlinearity:
         raise ValueError("nonlinearity differs from the one the forward pass used")
-    d_out, d_hn, w_hh = check_float_arrays(d_out=d_out, d_hn=d_hn, w_hh=w_hh)
-    dt = w_hh.dtype
-    if cache.hs.dtype != dt:
-        raise TypeError(f"cache dtype {cache.hs.dtype} differs from w_hh dtype {dt}")
+    dt = cache.hs.dtype
     B = cache.lengths.shape[0]
-    H = w_hh.shape[1]
+    H = cache.hs.shape[1]
     T = cache.hs.shape[0] // B - 1
-    if d_out.shape != (T, B, H) or d_hn.shape != (B, H) or w_hh.shape != (H, H):
-        raise ValueError(
-            f"inconsistent RNN gradient shapes: d_out {d_out.shape}, d_hn {d_hn.shape}, "
-            f"w_hh {w_hh.shape}; forward had T={T}, B={B}"
-        )
+    d_out = check_array("d_out", d_out, dt, (T, B, H))
+    d_hn = check_array("d_hn", d_hn, dt, (B, H))
+    w_hh = check_array("w_hh", w_hh, dt, (H, H))
     d_xw = np.empty((T * B, H), dtype=dt)
-    d_w_hh = np.empty((H, H), dtype=dt)
     dh = np.empty((B, H), dtype=dt)
     dprev = np.empty((B, H), dtype=dt)
     d_bias = check_out("d_bias", d_bias, (H,), dt)
-    d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw, d_w_hh,
+    d_h0 = _bwd(d_out.reshape(T * B, H), d_hn, w_hh, cache.lengths, cache.hs, d_xw,
                 d_bias, dh, dprev, relu)
+    d_w_hh = matmul_serial(d_xw, cache.hs[: T * B], trans_a=True)  # one GEMM over all T * B rows
     return d_xw.reshape(T, B, H), d_w_hh, d_h0
