@@ -25,9 +25,8 @@ KINDS = {  # name: (layer class, constructor keywords)
     "GRU": ("GRU", {}), "GRU_classic": ("GRU", {"reset_after": False}),
 }
 
-IMPLS = ["reference", pytest.param("fused", marks=[
-    pytest.mark.skipif(not rnn.fused_available(), reason="fused kernels unavailable"),
-    pytest.mark.xfail(reason="fused padding isolation: threads branch", strict=False)])]
+IMPLS = ["reference", pytest.param("fused", marks=pytest.mark.skipif(
+    not rnn.fused_available(), reason="fused kernels unavailable"))]
 
 
 @st.composite
