@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 
 import numpy as np
 import pytest
@@ -151,7 +152,16 @@ def test_seq2seq_learns_with_greedy_decoding() -> None:
                       n_test=200, min_len=2, max_len=5, log=False)
     assert r["losses"][-1] < 0.3 * r["first_loss"]
     assert r["exact_match"] > 0.5                          # chance is ~0
+    assert r["exact_match"] <= r["token_acc"] <= 1
+    assert r["evals"][-1] == {"exact match acc": r["exact_match"], "token acc": r["token_acc"]}
     assert len(r["examples"]) == 5
+
+
+def test_token_accuracy_counts_characters_in_place() -> None:
+    answers, targets = ["1987-03-03", "12", "", "5"], ["1987-03-04", "123", "9", "5"]
+    assert seq2seq.token_accuracy(answers, targets) == (9 + 2 + 0 + 1) / (10 + 3 + 1 + 1)
+    assert seq2seq.token_accuracy(["0123"], ["123"]) == 0.0   # shifted by one: none in place
+    assert seq2seq.token_accuracy(["1234"], ["123"]) == 1.0   # an extra character is not counted
 
 
 # ---- recipe 6: last state vs mean of states -----------------------------------------------------
@@ -196,9 +206,10 @@ def test_mains_run_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
                          "--test-size", "16"]) == 0
     assert classify.main([*tiny, "--train-size", "64", "--test-size", "16"]) == 0
     out = capsys.readouterr().out
-    for phrase in ("bits per character", "minigrad: test accuracy", "per-token accuracy",
+    for phrase in ("bits per character", "minigrad: test accuracy", "test per-token accuracy",
                    "exact match", "last", "mean"):
         assert phrase in out
+    assert re.search(r"exact match [\d.]+%, per-token accuracy [\d.]+%", out)  # seq2seq
 
 
 def test_checkpoint_holds_the_trained_model(tmp_path: pytest.TempPathFactory) -> None:

@@ -6,11 +6,12 @@ generator, batch-first or time-major.
         ...
 
 Each field is either an array (or a list of numbers) whose first axis holds the ``N`` examples
-(every batch takes rows of it), or a list of ``N`` variable-length sequences (1-D, or ``(T_i, ...)``), which each batch
-pads along the time axis to the longest sequence in that batch. When the inputs are such a list,
-every batch also carries their true ``lengths`` (what the recurrent layers take as
-``lengths=``); padded target positions hold ``target_pad_value`` (-100 by default, the
-``ignore_index`` of :func:`minigrad.nn.functional.cross_entropy`), so they drop out of the loss.
+(every batch takes rows of it), or a list of ``N`` variable-length sequences (1-D, or
+``(T_i, ...)``), which each batch pads along the time axis to the longest sequence in that
+batch. When the inputs are such a list, every batch also carries their true ``lengths`` (what
+the recurrent layers take as ``lengths=``); padded target positions hold ``target_pad_value``
+(-100 by default, the ``ignore_index`` of :func:`minigrad.nn.functional.cross_entropy`), so they
+drop out of the loss.
 
 Shapes (B the batch, T the longest time in the batch, I the features of one step):
 

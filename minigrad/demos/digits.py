@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.data import load_digits, train_test_split
+from minigrad.data import DataLoader, load_digits, train_test_split
 
 
 def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
@@ -33,21 +33,20 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
     def logits(x: np.ndarray) -> mg.Tensor:
         return mg.tanh(mg.tensor(x) @ w1 + b1) @ w2 + b2
 
+    loader = DataLoader(Xtr, ytr, batch_size=batch, generator=rng)  # a new order every epoch
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(Xtr))
         total = 0.0
-        for i in range(0, len(order), batch):
-            rows = order[i:i + batch]
-            logp = mg.log_softmax(logits(Xtr[rows]), axis=1)
-            loss = -logp[np.arange(len(rows)), ytr[rows]].mean()
+        for xb, yb in loader:
+            logp = mg.log_softmax(logits(xb), axis=1)
+            loss = -logp[np.arange(len(yb)), yb].mean()
             for p in params:
                 p.grad = None
             loss.backward()
             for p in params:
                 assert p.grad is not None
                 p.data -= lr * p.grad.data
-            total += loss.item() * len(rows)
+            total += loss.item() * len(yb)
         if log and (epoch == 1 or epoch % 10 == 0 or epoch == epochs):
             with mg.no_grad():
                 acc = float(np.mean(logits(Xte).data.argmax(axis=1) == yte))

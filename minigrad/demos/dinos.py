@@ -23,7 +23,7 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import checkpoint, nn, optim
-from minigrad.data import CharVocab, batches, load_dinos
+from minigrad.data import CharVocab, DataLoader, load_dinos
 from minigrad.nn import functional as F
 from minigrad.progress import Progress
 
@@ -52,15 +52,11 @@ class CharLSTM(nn.Module):
 
 def name_batches(names: list[str], vocab: CharVocab, batch_size: int,
                  seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(inputs (B, T), targets (B, T) with -100 on padding, input lengths) for one epoch."""
+    """(inputs (B, T), targets (B, T) with -100 on padding, input lengths) for one epoch:
+    each name framed by newlines, the targets its characters shifted by one."""
     seqs = [vocab.encode(END + name + END) for name in names]
-    out = []
-    for padded, lengths in batches(seqs, batch_size, shuffle=True, seed=seed):
-        inputs, targets = padded[:, :-1], padded[:, 1:].copy()
-        steps = np.arange(targets.shape[1])
-        targets[steps[None, :] >= (lengths - 1)[:, None]] = -100
-        out.append((inputs, targets, lengths - 1))
-    return out
+    return list(DataLoader([s[:-1] for s in seqs], [s[1:] for s in seqs],
+                           batch_size=batch_size, generator=seed))
 
 
 @mg.no_grad()

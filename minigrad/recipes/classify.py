@@ -28,7 +28,7 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import nn, optim
-from minigrad.data import batches
+from minigrad.data import DataLoader
 from minigrad.nn import functional as F
 
 from ._common import echo, fit, make_parser, median, save_checkpoint
@@ -88,13 +88,8 @@ class Classifier(nn.Module):
 def labelled_batches(xs: list[np.ndarray], ys: np.ndarray, batch_size: int, shuffle: bool,
                      seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(symbols (B, T) padded with 0, lengths (B,), labels (B,)) batches."""
-    order = np.random.default_rng(seed).permutation(len(xs)) if shuffle else np.arange(len(xs))
-    out = []
-    for start in range(0, len(xs), batch_size):
-        idx = order[start:start + batch_size]
-        (x, lengths), = batches([xs[i] for i in idx], len(idx), shuffle=False)
-        out.append((x, lengths, ys[idx]))
-    return out
+    loader = DataLoader(xs, ys, batch_size=batch_size, shuffle=shuffle, generator=seed)
+    return [(x, lengths, y) for x, y, lengths in loader]
 
 
 @mg.no_grad()

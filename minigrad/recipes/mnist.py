@@ -26,7 +26,7 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import nn, optim
-from minigrad.data import load_mnist, train_test_split
+from minigrad.data import DataLoader, load_mnist, train_test_split
 from minigrad.nn import functional as F
 
 from ._common import echo, fit, make_parser, median, save_checkpoint
@@ -73,16 +73,6 @@ def split_data(n_train: int, n_test: int,
     return train_test_split(X, y, test_size=n_test, seed=seed, stratify=True)
 
 
-def batch_orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
-    """One shuffled order of the training rows per epoch, shared by both frameworks."""
-    rng = np.random.default_rng(seed + 1)
-    return [rng.permutation(n) for _ in range(epochs)]
-
-
-def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 def train(epochs: int = 30, hidden: int = 100, lr: float = 0.01, batch_size: int = 100,
           seed: int = 0, n_train: int = 4000, n_test: int = 1000, compare_torch: bool = False,
           checkpoint_path: str | None = None, log: bool = True) -> dict[str, Any]:
@@ -93,7 +83,14 @@ def train(epochs: int = 30, hidden: int = 100, lr: float = 0.01, batch_size: int
     metric keys for the PyTorch run.
     """
     X_tr, X_te, y_tr, y_te = split_data(n_train, n_test, seed)
-    orders = batch_orders(len(X_tr), epochs, seed)
+    # one shuffled order per epoch; both frameworks train on the same batches of an epoch
+    loader = DataLoader(X_tr, y_tr, batch_size=batch_size, generator=seed + 1)
+    epochs_batches: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def epoch_batches(epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        epochs_batches[epoch] = list(loader)
+        return epochs_batches[epoch]
+
     model = RowLSTM(hidden, rng=np.random.default_rng(seed))
     opt = optim.Adam(model.parameters(), lr=lr)
 
@@ -101,15 +98,16 @@ def train(epochs: int = 30, hidden: int = 100, lr: float = 0.01, batch_size: int
     if compare_torch:
         twin = _TorchTwin(hidden, lr, seed, X_tr, y_tr, X_te, y_te, init=model.state_dict())
 
-    def batch_loss(idx: np.ndarray) -> tuple[mg.Tensor, int]:
-        return F.cross_entropy(model(X_tr[idx]), y_tr[idx]), len(idx)
+    def batch_loss(batch: tuple[np.ndarray, np.ndarray]) -> tuple[mg.Tensor, int]:
+        x, y = batch
+        return F.cross_entropy(model(x), y), len(y)
 
     def after_epoch(epoch: int) -> str:
         assert twin is not None
-        loss, acc, seconds = twin.epoch(_batches(orders[epoch - 1], batch_size))
+        loss, acc, seconds = twin.epoch(epochs_batches.pop(epoch))
         return (f"  torch    loss {loss:.4f}  test acc {100 * acc:.2f}%  ({seconds:.1f} s)")
 
-    history = fit(model, opt, epochs, lambda e: _batches(orders[e - 1], batch_size), batch_loss,
+    history = fit(model, opt, epochs, epoch_batches, batch_loss,
                   evaluate=lambda: {"test acc": accuracy(model, X_te, y_te)},
                   after_epoch=after_epoch if twin is not None else None, log=log)
     model.eval()
@@ -161,18 +159,19 @@ class _TorchTwin:
         with self.torch.no_grad():
             return float((self._logits(X).argmax(-1) == y).float().mean())
 
-    def epoch(self, batches: list[np.ndarray]) -> tuple[float, float, float]:
-        """Train one epoch; returns (mean loss, test accuracy, training seconds)."""
+    def epoch(self, batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, float]:
+        """Train one epoch on these (images, labels) batches; returns (mean loss, test
+        accuracy, training seconds)."""
         torch = self.torch
         total, count = 0.0, 0
         start = time.perf_counter()
-        for idx in batches:
-            i = torch.from_numpy(idx)
-            loss = torch.nn.functional.cross_entropy(self._logits(self.X_tr[i]), self.y_tr[i])
+        for x, y in batches:
+            xb = torch.from_numpy(x.reshape(-1, ROWS, COLS))
+            loss = torch.nn.functional.cross_entropy(self._logits(xb), torch.from_numpy(y))
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()
-            total, count = total + loss.item() * len(idx), count + len(idx)
+            total, count = total + loss.item() * len(y), count + len(y)
         self.times.append(time.perf_counter() - start)
         self.losses.append(total / count)
         self.accs.append(self._accuracy(self.X_te, self.y_te))

@@ -26,7 +26,7 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import nn, optim
-from minigrad.data import batches
+from minigrad.data import DataLoader
 from minigrad.nn import functional as F
 
 from ._common import echo, fit, make_parser, median, save_checkpoint
@@ -75,10 +75,8 @@ class Tagger(nn.Module):
 def padded_batches(xs: list[np.ndarray], ys: list[np.ndarray], batch_size: int, shuffle: bool,
                    seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(digits (B, T) padded with 0, tags (B, T) padded with -100, lengths (B,)) batches."""
-    # the same seed and count give the same order, so inputs and tags stay aligned
-    inputs = batches(xs, batch_size, shuffle=shuffle, seed=seed, pad_value=0)
-    targets = batches(ys, batch_size, shuffle=shuffle, seed=seed, pad_value=IGNORE)
-    return [(x, y, n) for (x, n), (y, _) in zip(inputs, targets)]
+    return list(DataLoader(xs, ys, batch_size=batch_size, shuffle=shuffle, generator=seed,
+                           target_pad_value=IGNORE))
 
 
 @mg.no_grad()
