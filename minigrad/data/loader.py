@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 __all__ = ["DataLoader"]
 
-Batch = tuple[np.ndarray, ...]
+Batch = tuple[Any, ...]  # (inputs, targets) or (inputs, targets, lengths), numpy arrays
 
 
 class DataLoader:

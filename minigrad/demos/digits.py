@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 import minigrad as mg
+from minigrad.cli import nonnegative_int, positive_float, positive_int
 from minigrad.data import DataLoader, load_digits, train_test_split
 
 
@@ -59,10 +60,13 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="minigrad demo digits", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=60, help="passes over the training set")
-    ap.add_argument("--hidden", type=int, default=64, help="hidden units")
-    ap.add_argument("--lr", type=float, default=0.5, help="gradient-descent step size")
-    ap.add_argument("--seed", type=int, default=0, help="seed for the split and the weights")
+    ap.add_argument("--epochs", type=positive_int, default=60,
+                    help="passes over the training set (default 60)")
+    ap.add_argument("--hidden", type=positive_int, default=64, help="hidden units (default 64)")
+    ap.add_argument("--lr", type=positive_float, default=0.5,
+                    help="gradient-descent step size (default 0.5)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0,
+                    help="random seed for the split and the weights (default 0)")
     args = ap.parse_args(argv)
     acc = train(args.epochs, args.hidden, args.lr, seed=args.seed)
     print(f"final test accuracy {acc:.1%} on 360 held-out digits")

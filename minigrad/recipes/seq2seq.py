@@ -1,4 +1,4 @@
-"""An encoder-decoder with teacher forcing (seeds 002 and 004): strings in, strings out.
+"""An encoder-decoder with teacher forcing: strings in, strings out of another length.
 
 Tasks (generated, chosen with ``--task``):
 
@@ -34,7 +34,7 @@ from minigrad import nn, optim
 from minigrad.data import CharVocab, DataLoader, batches
 from minigrad.nn import functional as F
 
-from ._common import echo, fit, make_parser, median, save_checkpoint
+from ._common import echo, fit, make_parser, median, positive_int, save_checkpoint
 
 BOS, EOS = "<s>", "</s>"
 IGNORE = -100
@@ -232,19 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = make_parser("seq2seq", __doc__, epochs=8, hidden=128, lr=0.005, batch_size=64)
     ap.add_argument("--task", choices=sorted(TASKS), default="date",
                     help="what to learn (default date)")
-    ap.add_argument("--train-size", type=int, default=8000,
+    ap.add_argument("--train-size", type=positive_int, default=8000,
                     help="generated training pairs (default 8000)")
-    ap.add_argument("--test-size", type=int, default=1000,
+    ap.add_argument("--test-size", type=positive_int, default=1000,
                     help="generated test pairs (default 1000)")
-    ap.add_argument("--min-len", type=int, default=3,
+    ap.add_argument("--min-len", type=positive_int, default=3,
                     help="shortest digit string for sort/reverse (default 3)")
-    ap.add_argument("--max-len", type=int, default=10,
+    ap.add_argument("--max-len", type=positive_int, default=10,
                     help="longest digit string for sort/reverse (default 10)")
     args = ap.parse_args(argv)
-    if not 1 <= args.min_len <= args.max_len:
-        ap.error("need 1 <= --min-len <= --max-len")
-    if args.train_size < 1 or args.test_size < 1:
-        ap.error("--train-size and --test-size must be positive")
+    if args.min_len > args.max_len:
+        ap.error(f"--min-len {args.min_len} is longer than --max-len {args.max_len}")
     print(f"encoder-decoder LSTM({args.hidden}) on the {args.task!r} task, teacher forcing, "
           f"Adam lr {args.lr}, {args.epochs} epochs")
     r = train(args.task, args.epochs, args.hidden, args.lr, args.batch_size, args.seed,
