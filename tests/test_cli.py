@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -232,3 +233,28 @@ def test_compile_notice_names_the_kernel_and_its_time() -> None:
     with compile_notice(out):
         fresh(np.float64(2.0))              # already compiled: nothing more
     assert out.getvalue().splitlines() == lines
+
+
+# ---- help texts ---------------------------------------------------------------------------------
+
+COMMANDS = [["demo"], ["demo", "digits"], ["demo", "gradient-flow"],
+            *(["recipe", name] for name in ("shakespeare", "mnist", "tagging", "seq2seq",
+                                            "classify", "music"))]
+ELSEWHERE = re.compile(r"seeds? \d{3}|seed (notes?|recipes?|exercises?)|the seeds|coursera|"
+                       r"study notes", re.I)
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_help_cites_nothing_outside_the_repository(argv: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    assert not ELSEWHERE.search(text), ELSEWHERE.search(text)
+    # "seed" means the random seed only
+    for line in text.splitlines():
+        if re.search(r"\bseed\b", line, re.I) and "--seed" not in line and "SEED" not in line:
+            assert re.search(r"random seed|seed \d\b", line), line
+    assert main(["--help"]) == 0
+    assert not ELSEWHERE.search(capsys.readouterr().out)
