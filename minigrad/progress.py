@@ -1,5 +1,6 @@
 """Progress for long loops: a tqdm bar with the running loss when tqdm is installed and the output
-is a terminal, plain periodic lines otherwise (logs, CI, pipes)."""
+is a terminal, plain periodic lines otherwise (logs, CI, pipes); and :func:`compile_notice`, which
+names each kernel Numba compiles from scratch (a cold cache) instead of seconds of silence."""
 
 from __future__ import annotations
 
