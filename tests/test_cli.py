@@ -95,6 +95,7 @@ def test_argument_types_accept(tmp_path: Path) -> None:
     (["recipe", "music", "--length", "0"], "--length: must be a positive integer, got 0"),
     (["recipe", "music", "--temperature", "nan"], "must be a finite number, got nan"),
     (["recipe", "music", "--window", "1"], "--window: must be at least 2, got 1"),
+    (["recipe", "music", "--tunes", "1"], "--tunes: must be at least 2, got 1"),
     (["recipe", "music", "--val-fraction", "1"], "between 0 and 1 (exclusive), got 1"),
     (["recipe", "music", "--out", "nodir/tune.mid"], "directory nodir"),
 ])

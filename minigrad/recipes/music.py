@@ -161,8 +161,8 @@ class TokenVocab:
         return len(self.itos)
 
     def encode(self, tune: Sequence[Token]) -> np.ndarray:
-        """Start symbol, the tune's ids, end symbol; tokens not in the vocabulary are dropped."""
-        ids = [self.stoi[t] for t in tune if t in self.stoi]
+        """Start symbol, the tune's ids, end symbol (KeyError for a token not in the vocabulary)."""
+        ids = [self.stoi[t] for t in tune]
         return np.array([self.stoi[BOS], *ids, self.stoi[EOS]], dtype=np.int64)
 
     def to_list(self) -> list[str]:
@@ -293,7 +293,7 @@ def train(epochs: int = 10, hidden: int = 128, lr: float = 0.005, batch_size: in
                          f"got {len(all_tunes)}")
     rng = np.random.default_rng(seed)
     train_tunes, val_tunes = split_tunes(all_tunes, val_fraction, rng)
-    vocab = TokenVocab(train_tunes)
+    vocab = TokenVocab(all_tunes)  # a token seen only in validation still has an id
     train_pieces = [w for tune in train_tunes for w in windows(vocab.encode(tune), window)]
     val_pieces = [w for tune in val_tunes for w in windows(vocab.encode(tune), window)]
     n_tokens = sum(len(x) for x, _ in train_pieces)
@@ -328,9 +328,9 @@ def train(epochs: int = 10, hidden: int = 128, lr: float = 0.005, batch_size: in
 
 def main(argv: list[str] | None = None) -> int:
     ap = make_parser("music", __doc__, epochs=10, hidden=128, lr=0.005, batch_size=32)
-    ap.add_argument("--tunes", type=positive_int, default=300,
-                    help=f"how many tunes of the {COLLECTION} collection to read (default 300; "
-                         f"it holds about 1,850)")
+    ap.add_argument("--tunes", type=_at_least_two, default=300,
+                    help=f"how many tunes of the {COLLECTION} collection to read, at least 2 "
+                         f"(default 300; it holds about 1,850)")
     ap.add_argument("--window", type=_window, default=64,
                     help="tokens per training window: how far back gradients flow (default 64)")
     ap.add_argument("--val-fraction", type=_fraction, default=0.1,
@@ -380,11 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _window(text: str) -> int:
+def _at_least_two(text: str) -> int:
     value = positive_int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
     return value
+
+
+_window = _at_least_two
 
 
 def _fraction(text: str) -> float:
