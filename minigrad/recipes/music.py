@@ -107,9 +107,10 @@ def tune_tokens(score: Any) -> list[Token]:
     """The melody of one music21 score as tokens, transposed to the common key."""
     from music21 import key
 
-    flat = score.stripTies().flatten()
     tokens: list[Token] = []
-    for n in flat.notesAndRests:
+    # NOTE: recurse() walks the score in order without copying it; score.stripTies() would merge
+    # tied notes too, but deep-copies the score first and takes most of the reading time.
+    for n in score.recurse().notesAndRests:
         if n.duration.isGrace or n.quarterLength <= 0:
             continue
         if n.isRest:
@@ -118,8 +119,13 @@ def tune_tokens(score: Any) -> list[Token]:
             pitch = max(p.midi for p in n.pitches)
         else:
             pitch = n.pitch.midi
-        tokens.append((int(pitch), quarter_length(n.quarterLength)))
-    keys = list(flat.getElementsByClass(key.KeySignature))
+        dur = quarter_length(n.quarterLength)
+        tied = n.tie is not None and n.tie.type in ("stop", "continue")
+        if tied and tokens and tokens[-1][0] == pitch:
+            tokens[-1] = (tokens[-1][0], tokens[-1][1] + dur)   # a tied note continues
+        else:
+            tokens.append((int(pitch), dur))
+    keys = list(score.recurse().getElementsByClass(key.KeySignature))
     if keys:
         k = keys[0] if isinstance(keys[0], key.Key) else keys[0].asKey("major")
         tokens = transpose(tokens, transposition(k.tonic.pitchClass, k.mode))
