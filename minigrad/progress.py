@@ -90,13 +90,16 @@ class _CompileNotice:
         self.depth += 1
         if self.depth > 1:
             return
+        dispatcher = event.data.get("dispatcher")
         if not self.announced:
             self.announced = True
-            print("minigrad: first run: Numba is compiling the kernels this command uses into "
-                  "machine code (once; later runs load them from the cache)", file=self.file,
-                  flush=True)
+            cached = type(getattr(dispatcher, "_cache", None)).__name__ != "NullCache"
+            when = ("once; later runs load them from the cache" if cached
+                    else "this build does not cache them, so every run compiles")
+            print(f"minigrad: first run: Numba is compiling the kernels this command uses into "
+                  f"machine code ({when})", file=self.file, flush=True)
         self.started.append(time.perf_counter())
-        print(f"  compiling {_kernel_name(event.data.get('dispatcher'))} ...", end="",
+        print(f"  compiling {_kernel_name(dispatcher)} ...", end="",
               file=self.file, flush=True)
 
     def on_end(self, event: Any) -> None:

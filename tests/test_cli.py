@@ -209,6 +209,7 @@ def test_compile_notice_on_a_cold_cache_only(tmp_path: Path) -> None:
 
     cold = run()
     assert cold.startswith("minigrad: first run: Numba is compiling")
+    assert "later runs load them from the cache" in cold
     assert cold.count("compiling tiny_module.tiny_kernel ...") == 1
     assert run() == ""                       # warm: loaded from the cache, silent
 
@@ -229,6 +230,7 @@ def test_compile_notice_names_the_kernel_and_its_time() -> None:
         assert fresh(np.float64(1.0)) == 2.0
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "first run" in lines[0]
+    assert "every run compiles" in lines[0]    # no cache=True: the notice does not promise one
     assert lines[1].startswith("  compiling ") and "fresh ..." in lines[1]
     assert lines[1].endswith(" s")
     with compile_notice(out):
