@@ -288,8 +288,8 @@ def plot_piano_roll(melody: Sequence[Token], path: str, title: str) -> str:
 
 
 # ---- training ---------------------------------------------------------------------------------
-def train(epochs: int = 10, hidden: int = 128, lr: float = 0.005, batch_size: int = 32,
-          seed: int = 0, tunes: int = 300, window: int = 64, val_fraction: float = 0.1,
+def train(epochs: int = 20, hidden: int = 128, lr: float = 0.005, batch_size: int = 32,
+          seed: int = 0, tunes: int = 500, window: int = 64, val_fraction: float = 0.1,
           checkpoint_path: str | None = None, log: bool = True) -> dict[str, Any]:
     """Read the tunes, train the model; returns ``{"val_losses", "losses", "first_loss",
     "epoch_times", "median_epoch_time", "model", "vocab", "n_tunes", "n_train_tokens"}``."""
@@ -333,10 +333,10 @@ def train(epochs: int = 10, hidden: int = 128, lr: float = 0.005, batch_size: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = make_parser("music", __doc__, epochs=10, hidden=128, lr=0.005, batch_size=32)
-    ap.add_argument("--tunes", type=_at_least_two, default=300,
+    ap = make_parser("music", __doc__, epochs=20, hidden=128, lr=0.005, batch_size=32)
+    ap.add_argument("--tunes", type=_at_least_two, default=500,
                     help=f"how many tunes of the {COLLECTION} collection to read, at least 2 "
-                         f"(default 300; it holds about 1,850)")
+                         f"(default 500; it holds about 1,850)")
     ap.add_argument("--window", type=_window, default=64,
                     help="tokens per training window: how far back gradients flow (default 64)")
     ap.add_argument("--val-fraction", type=_fraction, default=0.1,
