@@ -1,22 +1,27 @@
-"""The seed recipes 2-6 with tiny settings: each must learn (loss well below where it started,
-accuracy clearly above chance) in a few seconds, deterministically; and each command line parses."""
+"""The recipes with tiny settings: each must learn (loss well below where it started, accuracy
+clearly above chance) in a few seconds, deterministically; and each command line parses. The
+music recipe's training tests skip without music21 (the extra ``music``)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
+import re
+import sys
 
 import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.recipes import RECIPES, classify, mnist, seq2seq, shakespeare, tagging
+from minigrad.cli import main as cli
+from minigrad.recipes import RECIPES, classify, mnist, music, seq2seq, shakespeare, tagging
 
 # ---- registry and command lines ----------------------------------------------------------------
 
 
 def test_registry_names_importable_modules_with_main() -> None:
-    assert set(RECIPES) == {"shakespeare", "mnist", "tagging", "seq2seq", "classify"}
+    assert set(RECIPES) == {"shakespeare", "mnist", "tagging", "seq2seq", "classify", "music"}
     for module_name, description in RECIPES.values():
         module = importlib.import_module(module_name)
         assert callable(module.main) and callable(module.train)
@@ -151,7 +156,16 @@ def test_seq2seq_learns_with_greedy_decoding() -> None:
                       n_test=200, min_len=2, max_len=5, log=False)
     assert r["losses"][-1] < 0.3 * r["first_loss"]
     assert r["exact_match"] > 0.5                          # chance is ~0
+    assert r["exact_match"] <= r["token_acc"] <= 1
+    assert r["evals"][-1] == {"exact match acc": r["exact_match"], "token acc": r["token_acc"]}
     assert len(r["examples"]) == 5
+
+
+def test_token_accuracy_counts_characters_in_place() -> None:
+    answers, targets = ["1987-03-03", "12", "", "5"], ["1987-03-04", "123", "9", "5"]
+    assert seq2seq.token_accuracy(answers, targets) == (9 + 2 + 0 + 1) / (10 + 3 + 1 + 1)
+    assert seq2seq.token_accuracy(["0123"], ["123"]) == 0.0   # shifted by one: none in place
+    assert seq2seq.token_accuracy(["1234"], ["123"]) == 1.0   # an extra character is not counted
 
 
 # ---- recipe 6: last state vs mean of states -----------------------------------------------------
@@ -196,9 +210,10 @@ def test_mains_run_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
                          "--test-size", "16"]) == 0
     assert classify.main([*tiny, "--train-size", "64", "--test-size", "16"]) == 0
     out = capsys.readouterr().out
-    for phrase in ("bits per character", "minigrad: test accuracy", "per-token accuracy",
+    for phrase in ("bits per character", "minigrad: test accuracy", "test per-token accuracy",
                    "exact match", "last", "mean"):
         assert phrase in out
+    assert re.search(r"exact match [\d.]+%, per-token accuracy [\d.]+%", out)  # seq2seq
 
 
 def test_checkpoint_holds_the_trained_model(tmp_path: pytest.TempPathFactory) -> None:
@@ -218,3 +233,91 @@ def test_same_seed_same_run() -> None:
             for _ in range(2)]
     assert runs[0]["losses"] == runs[1]["losses"]
     assert runs[0]["token_acc"] == runs[1]["token_acc"]
+
+
+@pytest.mark.parametrize(("pool", "written"), [("last", ["model.npz"]), ("mean", ["model.npz"]),
+                                               ("both", ["model-last.npz", "model-mean.npz"])])
+def test_classify_checkpoint_goes_where_help_says(pool: str, written: list[str],
+                                                  tmp_path: pytest.TempPathFactory,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "model.npz"  # type: ignore[operator]
+    assert classify.main(["--epochs", "1", "--hidden", "4", "--train-size", "32",
+                          "--test-size", "8", "--pool", pool, "--checkpoint", str(path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == written  # type: ignore[attr-defined]
+    if pool != "both":
+        assert mg.load(str(path))["pool"] == pool
+    with pytest.raises(SystemExit):
+        classify.main(["--help"])
+    assert "model-last.npz" in capsys.readouterr().out   # --help says where --pool both writes
+
+
+# ---- the music recipe -------------------------------------------------------------------------
+
+
+def test_music_transposition_moves_the_tonic_to_c_or_a() -> None:
+    for tonic in range(12):
+        major, minor = music.transposition(tonic, "major"), music.transposition(tonic, "dorian")
+        assert -6 <= major <= 5 and -6 <= minor <= 5
+        assert (tonic + major) % 12 == 0 and (tonic + minor) % 12 == 9
+    half = music.quarter_length(0.5)
+    tune = [(67, half), (music.REST, half), (71, music.quarter_length(1 / 3))]
+    assert music.transpose(tune, 5) == [(72, half), (music.REST, half), (76, tune[2][1])]
+    assert tune[2][1] == music.Fraction(1, 3)                  # a triplet stays exact
+    assert [music.token_name(t) for t in music.transpose(tune, 5)] == \
+        ["C5 1/2", "rest 1/2", "E5 1/3"]
+
+
+def test_music_vocab_windows_and_split() -> None:
+    q = music.quarter_length(1)
+    tunes = [[(60 + i % 5, q)] * (3 + i) for i in range(10)]
+    vocab = music.TokenVocab(tunes)
+    assert vocab.itos[:2] == [music.BOS, music.EOS] and len(vocab) == 2 + 5
+    ids = vocab.encode(tunes[4])                              # 7 tokens + start + end
+    assert ids[0] == 0 and ids[-1] == 1 and len(ids) == 9
+    pieces = music.windows(ids, 4)
+    assert [len(x) for x, _ in pieces] == [4, 4]
+    for x, y in pieces:
+        np.testing.assert_array_equal(x[1:], y[:-1])         # targets: the next tokens
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in pieces]), ids[:-1])
+    train, val = music.split_tunes(tunes, 0.2, np.random.default_rng(0))
+    assert len(val) == 2 and len(train) == 8
+    assert sorted(map(len, train + val)) == sorted(map(len, tunes))
+    assert music.split_tunes(tunes[:2], 0.9, np.random.default_rng(0))[0]  # one tune stays
+
+
+def test_music_without_music21_names_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "music21", None)        # import music21 -> ImportError
+    with pytest.raises(music.Music21Missing, match=re.escape('pip install "minigrad[music]"')):
+        music.require_music21()
+    assert cli(["recipe", "music", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "minigrad[music]"' in err
+    assert "Traceback" not in err
+
+
+def test_music_abc_tune_is_tokenised_in_the_common_key() -> None:
+    music21 = pytest.importorskip("music21")
+    score = music21.converter.parse("X:1\nT:t\nM:4/4\nL:1/8\nK:G\nG2 AB c2 z2|d4-d2 B2|]",
+                                    format="abc")
+    tokens = music.tune_tokens(score)
+    # G major moves up a fourth to C major; the tied d (4 + 2 eighths) becomes one note
+    F = music.Fraction
+    assert tokens == [(72, F(1)), (74, F(1, 2)), (76, F(1, 2)), (77, F(1)), (music.REST, F(1)),
+                      (79, F(3)), (76, F(1))]
+
+
+def test_music_learns_and_writes_a_midi_melody(tmp_path: pytest.TempPathFactory) -> None:
+    music21 = pytest.importorskip("music21")
+    r = music.train(epochs=3, hidden=32, lr=0.01, batch_size=8, tunes=12, window=32, log=False)
+    assert r["n_tunes"] == 12 and len(r["val_losses"]) == 3
+    assert r["losses"][-1] < r["first_loss"] - 0.5            # nats per token
+    assert r["val_losses"][-1] < math.log(len(r["vocab"]))    # better than a uniform guess
+    out = tmp_path / "tune.mid"  # type: ignore[operator]
+    assert music.main(["--epochs", "1", "--hidden", "16", "--tunes", "8", "--length", "40",
+                       "--out", str(out)]) == 0
+    parsed = music21.converter.parse(str(out), quantizePost=False)
+    notes = list(parsed.flatten().notes)
+    assert len(notes) >= 16 and len({p.midi for n in notes for p in n.pitches}) >= 3
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert out.with_suffix(".png").stat().st_size > 1000

@@ -7,9 +7,10 @@ Data sets (read from the files packaged here; see ``PROVENANCE.md`` for sources 
 - :func:`load_text` -- ``"dinos"`` or ``"shakespeare"`` as one string; :func:`load_dinos` gives
   the lower-cased dinosaur names as a list.
 
-Utilities: :class:`CharVocab` (character <-> id), :func:`batches` (padded batches of
-variable-length sequences), :func:`minibatches` (row batches of arrays) and
-:func:`train_test_split` (seeded shuffle and split).
+Utilities: :class:`DataLoader` (minibatches of ``(inputs, targets[, lengths])``, shuffled from
+the seeded generator, batch-first or time-major), :class:`CharVocab` (character <-> id),
+:func:`batches` (padded batches of variable-length sequences alone), :func:`minibatches` (row
+batches of arrays) and :func:`train_test_split` (seeded shuffle and split).
 """
 
 from minigrad.data.batching import batches, minibatches, num_batches
@@ -23,10 +24,12 @@ from minigrad.data.datasets import (
     read_bytes,
     train_test_split,
 )
+from minigrad.data.loader import DataLoader
 from minigrad.data.vocab import CharVocab
 
 __all__ = [
     "CharVocab",
+    "DataLoader",
     "UnknownDatasetError",
     "available_texts",
     "batches",

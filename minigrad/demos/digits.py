@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 import minigrad as mg
-from minigrad.data import load_digits, train_test_split
+from minigrad.cli import nonnegative_int, positive_float, positive_int
+from minigrad.data import DataLoader, load_digits, train_test_split
 
 
 def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
@@ -33,21 +34,20 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
     def logits(x: np.ndarray) -> mg.Tensor:
         return mg.tanh(mg.tensor(x) @ w1 + b1) @ w2 + b2
 
+    loader = DataLoader(Xtr, ytr, batch_size=batch, generator=rng)  # a new order every epoch
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(Xtr))
         total = 0.0
-        for i in range(0, len(order), batch):
-            rows = order[i:i + batch]
-            logp = mg.log_softmax(logits(Xtr[rows]), axis=1)
-            loss = -logp[np.arange(len(rows)), ytr[rows]].mean()
+        for xb, yb in loader:
+            logp = mg.log_softmax(logits(xb), axis=1)
+            loss = -logp[np.arange(len(yb)), yb].mean()
             for p in params:
                 p.grad = None
             loss.backward()
             for p in params:
                 assert p.grad is not None
                 p.data -= lr * p.grad.data
-            total += loss.item() * len(rows)
+            total += loss.item() * len(yb)
         if log and (epoch == 1 or epoch % 10 == 0 or epoch == epochs):
             with mg.no_grad():
                 acc = float(np.mean(logits(Xte).data.argmax(axis=1) == yte))
@@ -60,10 +60,13 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="minigrad demo digits", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=60, help="passes over the training set")
-    ap.add_argument("--hidden", type=int, default=64, help="hidden units")
-    ap.add_argument("--lr", type=float, default=0.5, help="gradient-descent step size")
-    ap.add_argument("--seed", type=int, default=0, help="seed for the split and the weights")
+    ap.add_argument("--epochs", type=positive_int, default=60,
+                    help="passes over the training set (default 60)")
+    ap.add_argument("--hidden", type=positive_int, default=64, help="hidden units (default 64)")
+    ap.add_argument("--lr", type=positive_float, default=0.5,
+                    help="gradient-descent step size (default 0.5)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0,
+                    help="random seed for the split and the weights (default 0)")
     args = ap.parse_args(argv)
     acc = train(args.epochs, args.hidden, args.lr, seed=args.seed)
     print(f"final test accuracy {acc:.1%} on 360 held-out digits")

@@ -5,7 +5,7 @@ to predict the next character:
 
     e_t = Embedding(c_t),   h_t = LSTM(e_t, h_{t-1}),   p(c_{t+1} | c_<=t) = softmax(W h_t + b)
 
-trained with cross-entropy, Adam and gradient-norm clipping (the seeds' cure for exploding
+trained with cross-entropy, Adam and gradient-norm clipping (the usual cure for exploding
 gradients). New names are then sampled one character at a time from the softmax at a chosen
 temperature (below 1: safer, more typical names; above 1: wilder ones). Training state is saved
 to a checkpoint after every epoch, and ``--resume`` continues from it.
@@ -23,7 +23,13 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import checkpoint, nn, optim
-from minigrad.data import CharVocab, batches, load_dinos
+from minigrad.cli import (
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    writable_path,
+)
+from minigrad.data import CharVocab, DataLoader, load_dinos
 from minigrad.nn import functional as F
 from minigrad.progress import Progress
 
@@ -52,15 +58,11 @@ class CharLSTM(nn.Module):
 
 def name_batches(names: list[str], vocab: CharVocab, batch_size: int,
                  seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(inputs (B, T), targets (B, T) with -100 on padding, input lengths) for one epoch."""
+    """(inputs (B, T), targets (B, T) with -100 on padding, input lengths) for one epoch:
+    each name framed by newlines, the targets its characters shifted by one."""
     seqs = [vocab.encode(END + name + END) for name in names]
-    out = []
-    for padded, lengths in batches(seqs, batch_size, shuffle=True, seed=seed):
-        inputs, targets = padded[:, :-1], padded[:, 1:].copy()
-        steps = np.arange(targets.shape[1])
-        targets[steps[None, :] >= (lengths - 1)[:, None]] = -100
-        out.append((inputs, targets, lengths - 1))
-    return out
+    return list(DataLoader([s[:-1] for s in seqs], [s[1:] for s in seqs],
+                           batch_size=batch_size, generator=seed))
 
 
 @mg.no_grad()
@@ -103,6 +105,10 @@ def train(epochs: int = 25, hidden: int = 64, seed: int = 0, lr: float = 0.01,
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optim"])
         first_epoch, losses = state["epoch"] + 1, list(state["losses"])
+        if first_epoch > epochs:
+            raise ValueError(f"--resume: the checkpoint {checkpoint_path} is already at epoch "
+                             f"{state['epoch']}; ask for more with --epochs N (N > "
+                             f"{state['epoch']})")
         if log:
             print(f"resumed from {checkpoint_path} after epoch {state['epoch']}")
     start = time.perf_counter()
@@ -134,23 +140,32 @@ def train(epochs: int = 25, hidden: int = 64, seed: int = 0, lr: float = 0.01,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="minigrad demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=25,
-                    help="passes over the 1,536 names (default 25, well under a minute)")
-    ap.add_argument("--hidden", type=int, default=64, help="LSTM hidden size (default 64)")
-    ap.add_argument("--seed", type=int, default=0, help="seed for weights, batches, samples")
-    ap.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
-    ap.add_argument("--temperature", type=float, default=0.8,
+    ap.add_argument("--epochs", type=positive_int, default=25,
+                    help="passes over the 1,536 names (default 25, well under a minute); with "
+                         "--resume, the epoch to train up to")
+    ap.add_argument("--hidden", type=positive_int, default=64,
+                    help="LSTM hidden size (default 64)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0,
+                    help="random seed for weights, batches, samples (default 0)")
+    ap.add_argument("--lr", type=positive_float, default=0.01,
+                    help="Adam learning rate (default 0.01)")
+    ap.add_argument("--temperature", type=positive_float, default=0.8,
                     help="sampling temperature: < 1 safer names, > 1 wilder (default 0.8)")
-    ap.add_argument("--samples", type=int, default=10, help="names to sample (default 10)")
-    ap.add_argument("--checkpoint", default="dinos-checkpoint.npz",
+    ap.add_argument("--samples", type=nonnegative_int, default=10,
+                    help="names to sample (default 10; 0 for none)")
+    ap.add_argument("--checkpoint", type=_checkpoint_path, default="dinos-checkpoint.npz",
+                    metavar="PATH",
                     help="where to save training state after each epoch "
                          "(default dinos-checkpoint.npz; 'none' to skip)")
     ap.add_argument("--resume", action="store_true",
                     help="continue from the checkpoint instead of starting afresh")
     args = ap.parse_args(argv)
-    if args.temperature <= 0:
-        ap.error(f"--temperature must be > 0, got {args.temperature}")
-    path = None if args.checkpoint.lower() == "none" else args.checkpoint
+    path = args.checkpoint
+    if args.resume:
+        if path is None:
+            ap.error("--resume needs a checkpoint to continue from, not --checkpoint none")
+        if not Path(path).is_file():
+            ap.error(f"--resume: no checkpoint at {path} (train without --resume first)")
     print(f"training a character-level LSTM (hidden {args.hidden}) on 1,536 dinosaur names")
     result = train(args.epochs, args.hidden, args.seed, args.lr, checkpoint_path=path,
                    resume=args.resume)
@@ -160,7 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     if path:
         print(f"checkpoint: {path} (continue with --resume --epochs N)")
     rng = np.random.default_rng(args.seed)
-    print(f"\n{args.samples} new names at temperature {args.temperature}:")
+    if args.samples == 0:
+        return 0
+    print(f"\n{args.samples} new name{'s' if args.samples > 1 else ''} at temperature "
+          f"{args.temperature}:")
     for _ in range(args.samples):
         print("  " + sample(result["model"], result["vocab"], rng, args.temperature))
     return 0
+
+
+def _checkpoint_path(text: str) -> str | None:
+    """``none`` (any case) or a writable file path."""
+    return None if text.lower() == "none" else writable_path(text)

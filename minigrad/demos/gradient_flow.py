@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.cli import finite_float, nonnegative_int, positive_int, writable_path
+
 KINDS = ("RNN", "LSTM", "GRU")
 
 
@@ -114,22 +116,24 @@ def run_gradient_flow(argv: list[str] | None = None) -> int:
     """``minigrad demo gradient-flow [options]``: print the table and write the plot."""
     ap = argparse.ArgumentParser(prog="minigrad demo gradient-flow", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--forget-bias", type=float, default=1.0,
+    ap.add_argument("--forget-bias", type=finite_float, default=1.0,
                     help="initial forget-gate bias of the fourth model, an LSTM (default 1.0)")
-    ap.add_argument("--steps", type=int, default=100, help="sequence length T (default 100)")
-    ap.add_argument("--hidden", type=int, default=32, help="hidden size H (default 32)")
-    ap.add_argument("--input-size", type=int, default=8, help="input size (default 8)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the input and the weights")
+    ap.add_argument("--steps", type=positive_int, default=100,
+                    help="sequence length T, at least 2 (default 100)")
+    ap.add_argument("--hidden", type=positive_int, default=32, help="hidden size H (default 32)")
+    ap.add_argument("--input-size", type=positive_int, default=8, help="input size (default 8)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0,
+                    help="random seed of the input and the weights (default 0)")
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                     help="float64 (default) or float32 (norms below ~1e-38 underflow to 0)")
     ap.add_argument("--impl", choices=["fused", "reference"], default=None,
                     help="layer path (default: fused when available); the numbers agree")
-    ap.add_argument("--plot", default="gradient-flow.png", metavar="PATH",
+    ap.add_argument("--plot", type=writable_path, default="gradient-flow.png", metavar="PATH",
                     help="where to write the PNG (default gradient-flow.png)")
     ap.add_argument("--no-plot", action="store_true", help="print the table only")
     args = ap.parse_args(argv)
-    if args.steps < 2 or args.hidden < 1 or args.input_size < 1:
-        ap.error("--steps must be at least 2, --hidden and --input-size at least 1")
+    if args.steps < 2:
+        ap.error(f"--steps must be at least 2, got {args.steps}")
 
     norms = measure(args.steps, args.hidden, args.input_size, args.forget_bias, args.seed,
                     args.dtype, args.impl)

@@ -1,11 +1,12 @@
-"""The seed recipes 2-6: small, complete training scripts, one per exercise of the seed notes.
+"""The recipes: small, complete training scripts, one per classic recurrent-network exercise.
 
 Each recipe is a module with ``train(...)`` (returns a dict of metrics; tests call it with tiny
 settings) and ``main(argv)`` (the command line; ``--help`` lists the options). Run one with::
 
     minigrad recipe NAME [options]
 
-Recipe 1, the dinosaur-name language model, is the main demo (``minigrad demo``).
+The dinosaur-name language model is the main demo (``minigrad demo``). The music recipe needs
+the optional extra ``music`` (music21).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ RECIPES: dict[str, tuple[str, str]] = {
                 "encoder-decoder LSTM, teacher forcing: dates to ISO form (or sorts digits)"),
     "classify": ("minigrad.recipes.classify",
                  "sequence classification from the last state vs the mean of the states"),
+    "music": ("minigrad.recipes.music",
+              "LSTM over the notes of Irish folk tunes, improvises one to MIDI (needs music21)"),
 }
 
 __all__ = ["RECIPES"]

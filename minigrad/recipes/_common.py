@@ -15,45 +15,41 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from minigrad import Tensor, checkpoint, nn
+from minigrad.cli import (
+    finite_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    writable_path,
+)
 from minigrad.optim import Optimizer
 from minigrad.progress import Progress
 
-__all__ = ["make_parser", "fit", "save_checkpoint", "format_metrics", "median", "echo"]
+__all__ = ["make_parser", "fit", "save_checkpoint", "format_metrics", "median", "echo",
+           "finite_float", "nonnegative_int", "positive_float", "positive_int", "writable_path"]
 
 
 def make_parser(name: str, doc: str | None, *, epochs: int, hidden: int, lr: float,
-                batch_size: int, epochs_help: str = "") -> argparse.ArgumentParser:
+                batch_size: int, epochs_help: str = "",
+                checkpoint_help: str = "") -> argparse.ArgumentParser:
     """An argument parser with the options every recipe has; the recipe adds its own."""
     ap = argparse.ArgumentParser(prog=f"minigrad recipe {name}", description=doc,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=_positive_int, default=epochs,
+    ap.add_argument("--epochs", type=positive_int, default=epochs,
                     help=f"passes over the training data (default {epochs}){epochs_help}")
-    ap.add_argument("--hidden", type=_positive_int, default=hidden,
+    ap.add_argument("--hidden", type=positive_int, default=hidden,
                     help=f"LSTM hidden size (default {hidden})")
-    ap.add_argument("--lr", type=_positive_float, default=lr,
+    ap.add_argument("--lr", type=positive_float, default=lr,
                     help=f"Adam learning rate (default {lr})")
-    ap.add_argument("--batch-size", type=_positive_int, default=batch_size,
+    ap.add_argument("--batch-size", type=positive_int, default=batch_size,
                     help=f"examples per minibatch (default {batch_size})")
-    ap.add_argument("--seed", type=int, default=0,
-                    help="seed for the data, the initial weights and the batch order (default 0)")
-    ap.add_argument("--checkpoint", metavar="PATH", default=None,
-                    help="save the trained model and optimizer state to PATH (.npz); "
-                         "nothing is written without it")
+    ap.add_argument("--seed", type=nonnegative_int, default=0,
+                    help="random seed for the data, the initial weights and the batch order "
+                         "(default 0)")
+    ap.add_argument("--checkpoint", metavar="PATH", type=writable_path, default=None,
+                    help=checkpoint_help or "save the trained model and optimizer state to "
+                         "PATH (.npz; its directory must exist); nothing is written without it")
     return ap
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def echo(log: bool, *parts: Any) -> None:

@@ -1,4 +1,4 @@
-"""An encoder-decoder with teacher forcing (seeds 002 and 004): strings in, strings out.
+"""An encoder-decoder with teacher forcing: strings in, strings out of another length.
 
 Tasks (generated, chosen with ``--task``):
 
@@ -14,8 +14,10 @@ a start symbol, then each character predicted from the ones before it, then an e
 Training uses teacher forcing: the decoder is fed the true previous characters (start symbol +
 target) and learns to predict the next ones (target + end symbol), all steps at once. At test
 time there is no true previous character, so decoding is greedy: feed the start symbol, take the
-most likely character, feed it back, until the end symbol. The score is exact match: the share
-of test strings whose whole answer is right.
+most likely character, feed it back, until the end symbol. Two scores on the test set: exact
+match, the share of strings whose whole answer is right, and per-token accuracy, the share of
+answer characters right in their place (a short run can get most characters right while still
+missing one in nearly every answer, which exact match alone reads as 0 %).
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import nn, optim
-from minigrad.data import CharVocab, batches
+from minigrad.data import CharVocab, DataLoader, batches
 from minigrad.nn import functional as F
 
-from ._common import echo, fit, make_parser, median, save_checkpoint
+from ._common import echo, fit, make_parser, median, positive_int, save_checkpoint
 
 BOS, EOS = "<s>", "</s>"
 IGNORE = -100
@@ -118,16 +120,21 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def make_batches(pairs: Pairs, vocab: CharVocab, batch_size: int, shuffle: bool,
                  seed: int) -> list[Batch]:
-    """(source, source lengths, decoder inputs, targets with -100 on padding, input lengths)."""
+    """(source, source lengths, decoder inputs, targets with -100 on padding, input lengths).
+
+    The decoder reads ``<s> t_1 ... t_n`` and is taught ``t_1 ... t_n </s>``: its inputs are the
+    targets shifted one step right behind the start symbol, padded with 0.
+    """
     src = [vocab.encode(s) for s, _ in pairs]
-    dec_in = [vocab.encode(t, bos=BOS) for _, t in pairs]
     dec_out = [vocab.encode(t, eos=EOS) for _, t in pairs]
     out = []
-    # the same seed and count give the same order for all three
-    for (s, sl), (i, il), (o, _) in zip(
-            batches(src, batch_size, shuffle=shuffle, seed=seed),
-            batches(dec_in, batch_size, shuffle=shuffle, seed=seed),
-            batches(dec_out, batch_size, shuffle=shuffle, seed=seed, pad_value=IGNORE)):
+    for s, o, sl in DataLoader(src, dec_out, batch_size=batch_size, shuffle=shuffle,
+                               generator=seed, target_pad_value=IGNORE):
+        il = (o != IGNORE).sum(axis=1)
+        i = np.zeros_like(o)
+        i[:, 0] = vocab.stoi[BOS]
+        i[:, 1:] = o[:, :-1]
+        i[np.arange(i.shape[1])[None, :] >= il[:, None]] = 0
         out.append((s, sl, i, o, il))
     return out
 
@@ -158,15 +165,32 @@ def greedy_decode(model: Seq2Seq, vocab: CharVocab, sources: list[str],
 
 
 def exact_match(model: Seq2Seq, vocab: CharVocab, pairs: Pairs, max_len: int) -> float:
+    """The share of ``pairs`` whose greedy answer equals the target."""
+    return scores(model, vocab, pairs, max_len)["exact match acc"]
+
+
+def token_accuracy(answers: list[str], targets: list[str]) -> float:
+    """The share of target characters that the answers have right in the same position (an
+    answer shorter than its target misses the rest; extra characters are not counted)."""
+    right = sum(sum(a == b for a, b in zip(answer, target))
+                for answer, target in zip(answers, targets))
+    return right / max(1, sum(len(t) for t in targets))
+
+
+def scores(model: Seq2Seq, vocab: CharVocab, pairs: Pairs, max_len: int) -> dict[str, float]:
+    """Exact match and per-token accuracy of greedy decoding on ``pairs``."""
     got = greedy_decode(model, vocab, [s for s, _ in pairs], max_len)
-    return float(np.mean([g == t for g, (_, t) in zip(got, pairs)]))
+    targets = [t for _, t in pairs]
+    return {"exact match acc": float(np.mean([g == t for g, t in zip(got, targets)])),
+            "token acc": token_accuracy(got, targets)}
 
 
 def train(task: str = "date", epochs: int = 8, hidden: int = 128, lr: float = 0.005,
           batch_size: int = 64, seed: int = 0, n_train: int = 8000, n_test: int = 1000,
           min_len: int = 3, max_len: int = 10, checkpoint_path: str | None = None,
           log: bool = True) -> dict[str, Any]:
-    """Train on a generated task; returns ``{"exact_match", "examples", "losses", "first_loss",
+    """Train on a generated task; returns ``{"exact_match", "token_acc", "examples", "losses",
+    "first_loss",
     "epoch_times", "median_epoch_time", "model", "vocab"}``; ``examples`` holds a few test
     (source, answer, greedy output) triples."""
     if task not in TASKS:
@@ -190,8 +214,7 @@ def train(task: str = "date", epochs: int = 8, hidden: int = 128, lr: float = 0.
     history = fit(model, opt, epochs,
                   lambda e: make_batches(train_pairs, vocab, batch_size, True, seed * 1000 + e),
                   batch_loss, clip=5.0,
-                  evaluate=lambda: {"exact match acc": exact_match(model, vocab, test_pairs,
-                                                                   longest)},
+                  evaluate=lambda: scores(model, vocab, test_pairs, longest),
                   log=log)
     model.eval()
     shown = test_pairs[:5]
@@ -200,6 +223,7 @@ def train(task: str = "date", epochs: int = 8, hidden: int = 128, lr: float = 0.
         save_checkpoint(checkpoint_path, model, opt, epoch=epochs, hidden=hidden, task=task,
                         vocab=vocab.to_dict())
     return {**history, "exact_match": history["evals"][-1]["exact match acc"],
+            "token_acc": history["evals"][-1]["token acc"],
             "examples": [(s, t, o) for (s, t), o in zip(shown, outputs)],
             "median_epoch_time": median(history["epoch_times"]), "model": model, "vocab": vocab}
 
@@ -208,24 +232,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = make_parser("seq2seq", __doc__, epochs=8, hidden=128, lr=0.005, batch_size=64)
     ap.add_argument("--task", choices=sorted(TASKS), default="date",
                     help="what to learn (default date)")
-    ap.add_argument("--train-size", type=int, default=8000,
+    ap.add_argument("--train-size", type=positive_int, default=8000,
                     help="generated training pairs (default 8000)")
-    ap.add_argument("--test-size", type=int, default=1000,
+    ap.add_argument("--test-size", type=positive_int, default=1000,
                     help="generated test pairs (default 1000)")
-    ap.add_argument("--min-len", type=int, default=3,
+    ap.add_argument("--min-len", type=positive_int, default=3,
                     help="shortest digit string for sort/reverse (default 3)")
-    ap.add_argument("--max-len", type=int, default=10,
+    ap.add_argument("--max-len", type=positive_int, default=10,
                     help="longest digit string for sort/reverse (default 10)")
     args = ap.parse_args(argv)
-    if not 1 <= args.min_len <= args.max_len:
-        ap.error("need 1 <= --min-len <= --max-len")
-    if args.train_size < 1 or args.test_size < 1:
-        ap.error("--train-size and --test-size must be positive")
+    if args.min_len > args.max_len:
+        ap.error(f"--min-len {args.min_len} is longer than --max-len {args.max_len}")
     print(f"encoder-decoder LSTM({args.hidden}) on the {args.task!r} task, teacher forcing, "
           f"Adam lr {args.lr}, {args.epochs} epochs")
     r = train(args.task, args.epochs, args.hidden, args.lr, args.batch_size, args.seed,
               args.train_size, args.test_size, args.min_len, args.max_len, args.checkpoint)
-    print(f"\ngreedy decoding, exact match on the test set: {100 * r['exact_match']:.2f}%; "
+    print(f"\ngreedy decoding on the test set: exact match {100 * r['exact_match']:.2f}%, "
+          f"per-token accuracy {100 * r['token_acc']:.2f}%; "
           f"loss {r['first_loss']:.3f} -> {r['losses'][-1]:.3f}; median epoch "
           f"{r['median_epoch_time']:.1f} s")
     for source, target, output in r["examples"]:

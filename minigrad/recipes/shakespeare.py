@@ -1,4 +1,4 @@
-"""Tiny Shakespeare, character by character (seeds 000 and 001): truncated BPTT with carried state.
+"""Tiny Shakespeare, character by character: truncated BPTT with carried state.
 
 Task: predict the next character of the ~1.1 MB Tiny Shakespeare text. The first 90 % is for
 training; the last 10 % is held out and the model is scored on it in bits per character
@@ -28,7 +28,16 @@ from minigrad import nn, optim
 from minigrad.data import CharVocab, load_text
 from minigrad.nn import functional as F
 
-from ._common import echo, fit, make_parser, median, save_checkpoint
+from ._common import (
+    echo,
+    fit,
+    make_parser,
+    median,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    save_checkpoint,
+)
 
 State = tuple[mg.Tensor, mg.Tensor]
 
@@ -151,21 +160,18 @@ def train(epochs: int = 3, hidden: int = 256, lr: float = 0.005, batch_size: int
 def main(argv: list[str] | None = None) -> int:
     ap = make_parser("shakespeare", __doc__, epochs=3, hidden=256, lr=0.005, batch_size=32,
                      epochs_help="; one epoch is ~490 chunks with the defaults")
-    ap.add_argument("--bptt", type=int, default=64,
+    ap.add_argument("--bptt", type=positive_int, default=64,
                     help="characters per chunk: how far back gradients flow (default 64)")
-    ap.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
-    ap.add_argument("--max-chars", type=int, default=None,
+    ap.add_argument("--layers", type=positive_int, default=1,
+                    help="stacked LSTM layers (default 1)")
+    ap.add_argument("--max-chars", type=positive_int, default=None,
                     help="use only the first N characters of the text (quick runs)")
-    ap.add_argument("--temperature", type=float, default=0.8,
+    ap.add_argument("--temperature", type=positive_float, default=0.8,
                     help="sampling temperature: < 1 safer, > 1 wilder (default 0.8)")
-    ap.add_argument("--sample-chars", type=int, default=400,
+    ap.add_argument("--sample-chars", type=nonnegative_int, default=400,
                     help="characters to sample at the end (default 400; 0 to skip)")
     ap.add_argument("--prime", default="ROMEO:\n", help="text the sample starts from")
     args = ap.parse_args(argv)
-    if args.temperature <= 0:
-        ap.error(f"--temperature must be > 0, got {args.temperature}")
-    if args.bptt < 1 or args.layers < 1:
-        ap.error("--bptt and --layers must be positive")
     if args.max_chars is not None and args.max_chars < 20 * args.batch_size:
         ap.error(f"--max-chars must be at least 20 x --batch-size = {20 * args.batch_size}")
     print(f"Tiny Shakespeare: character-level LSTM({args.hidden}) x {args.layers}, truncated "

@@ -1,4 +1,4 @@
-"""Sequence tagging with a bidirectional LSTM (seed 002's synchronous sequence-to-sequence).
+"""Sequence tagging with a bidirectional LSTM: one output per input step.
 
 Task (generated): random digit strings of varying length; every digit gets one of four tags
 from two yes/no questions, one about each side of it:
@@ -26,10 +26,10 @@ import numpy as np
 import minigrad as mg
 import rnn
 from minigrad import nn, optim
-from minigrad.data import batches
+from minigrad.data import DataLoader
 from minigrad.nn import functional as F
 
-from ._common import echo, fit, make_parser, median, save_checkpoint
+from ._common import echo, fit, make_parser, median, positive_int, save_checkpoint
 
 DIGITS = 10
 TAGS = 4
@@ -75,10 +75,8 @@ class Tagger(nn.Module):
 def padded_batches(xs: list[np.ndarray], ys: list[np.ndarray], batch_size: int, shuffle: bool,
                    seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(digits (B, T) padded with 0, tags (B, T) padded with -100, lengths (B,)) batches."""
-    # the same seed and count give the same order, so inputs and tags stay aligned
-    inputs = batches(xs, batch_size, shuffle=shuffle, seed=seed, pad_value=0)
-    targets = batches(ys, batch_size, shuffle=shuffle, seed=seed, pad_value=IGNORE)
-    return [(x, y, n) for (x, n), (y, _) in zip(inputs, targets)]
+    return list(DataLoader(xs, ys, batch_size=batch_size, shuffle=shuffle, generator=seed,
+                           target_pad_value=IGNORE))
 
 
 @mg.no_grad()
@@ -136,19 +134,17 @@ def train(epochs: int = 5, hidden: int = 32, lr: float = 0.01, batch_size: int =
 
 def main(argv: list[str] | None = None) -> int:
     ap = make_parser("tagging", __doc__, epochs=5, hidden=32, lr=0.01, batch_size=32)
-    ap.add_argument("--train-size", type=int, default=4000,
+    ap.add_argument("--train-size", type=positive_int, default=4000,
                     help="generated training strings (default 4000)")
-    ap.add_argument("--test-size", type=int, default=1000,
+    ap.add_argument("--test-size", type=positive_int, default=1000,
                     help="generated test strings (default 1000)")
-    ap.add_argument("--min-len", type=int, default=3, help="shortest string (default 3)")
-    ap.add_argument("--max-len", type=int, default=20, help="longest string (default 20)")
+    ap.add_argument("--min-len", type=positive_int, default=3, help="shortest string (default 3)")
+    ap.add_argument("--max-len", type=positive_int, default=20, help="longest string (default 20)")
     ap.add_argument("--unidirectional", action="store_true",
                     help="a left-to-right LSTM only, to see what the reverse direction adds")
     args = ap.parse_args(argv)
-    if not 1 <= args.min_len <= args.max_len:
-        ap.error("need 1 <= --min-len <= --max-len")
-    if args.train_size < 1 or args.test_size < 1:
-        ap.error("--train-size and --test-size must be positive")
+    if args.min_len > args.max_len:
+        ap.error(f"--min-len {args.min_len} is longer than --max-len {args.max_len}")
     kind = "left-to-right" if args.unidirectional else "bidirectional"
     print(f"tagging digit strings of length {args.min_len}-{args.max_len} with a {kind} "
           f"LSTM({args.hidden}), Adam lr {args.lr}, {args.epochs} epochs")
