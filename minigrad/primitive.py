@@ -31,7 +31,7 @@ from .tensor import Tensor
 class Primitive:
     """A differentiable operation: forward on arrays, backward as a vjp rule."""
 
-    __slots__ = ("name", "forward", "vjp", "n_out", "broadcasts", "fused", "has_aux", "simple")
+    __slots__ = ("name", "forward", "vjp", "jvp", "n_out", "broadcasts", "fused", "has_aux", "simple")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
@@ -41,6 +41,7 @@ class Primitive:
         self.name = name
         self.forward = forward
         self.vjp: Callable[..., Any] | None = None
+        self.jvp: Callable[..., Any] | None = None
         self.n_out = n_out
         self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
         self.fused = fused
@@ -51,6 +52,10 @@ class Primitive:
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
         self.vjp = vjp
         return vjp
+
+    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        self.jvp = jvp
+        return jvp
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         return apply(self, args, params)
