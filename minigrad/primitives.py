@@ -38,10 +38,11 @@ power: Primitive = Primitive("pow", np.power, broadcasts=True)
 @power.defvjp
 def _power_vjp(xp: Any, g: Any, ans: Any, x: Any, y: Any) -> tuple:
     # NOTE: d/dx x**y = y x**(y-1) is 0 * 0**-1 = nan at x = 0, y = 0, where the limit is 0
-    # (x**0 is 1 everywhere). The exponent y - 1 is replaced by 1 where y == 0 so that no inf
-    # appears even in the branch that where() drops: its derivative would be 0 * inf = nan.
-    zero = y == 0
-    gx = g * xp.where(zero, 0, y * x ** xp.where(zero, 1, y - 1))
+    # (x**0 is 1 everywhere). There, the exponent y - 1 is replaced by 1 so that no inf appears
+    # even in the branch that where() drops (its derivative would be 0 * inf = nan). Only that
+    # point is masked: elsewhere y x**(y-1) keeps its derivative in y (1/x at y = 0).
+    at0 = (y == 0) & (x == 0)
+    gx = g * xp.where(at0, 0, y * x ** xp.where(at0, 1, y - 1))
     # NOTE: d/dy x**y = x**y log x is real only for x > 0; elsewhere we give 0 (PyTorch does at 0).
     pos = x > 0
     return gx, xp.where(pos, g * ans * xp.log(xp.where(pos, x, 1)), 0)

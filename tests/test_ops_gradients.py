@@ -163,11 +163,41 @@ def split_inputs(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
 
 
 def gather_inputs(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
-    table = data.draw(mgst.arrays((data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3)))))
-    ids = data.draw(mgst.shapes(max_dims=2, max_side=3), label="ids-shape")
-    idx = np.asarray(data.draw(st.lists(st.integers(0, table.shape[0] - 1),
-                                        min_size=int(np.prod(ids)), max_size=int(np.prod(ids)))))
-    return [table], dict(idx=idx.reshape(ids))
+    """PyTorch's gather: an index of the input's rank, repeats included (they add up)."""
+    shape = data.draw(mgst.shapes(min_dims=1, **SHAPES), label="shape")
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    ishape = tuple(data.draw(st.integers(1, n)) if i != dim % len(shape) else
+                   data.draw(st.integers(1, 4)) for i, n in enumerate(shape))
+    idx = data.draw(hnp.arrays(np.int64, ishape,
+                               elements=st.integers(-shape[dim], shape[dim] - 1)), label="index")
+    return [data.draw(mgst.arrays(shape), label="x")], dict(dim=dim, idx=idx)
+
+
+def cum_inputs(domain: str = "real") -> Callable:
+    def draw(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
+        shape = data.draw(mgst.shapes(min_dims=1, **SHAPES), label="shape")
+        dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+        return [data.draw(mgst.arrays(shape, domain=domain), label="x")], dict(dim=dim)
+    return draw
+
+
+def with_zeros(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
+    """Products with exact zeros in them (one or two per row): the rules must not divide."""
+    shape = data.draw(mgst.shapes(min_dims=1, **SHAPES), label="shape")
+    x = data.draw(mgst.arrays(shape), label="x")
+    x = np.where(data.draw(hnp.arrays(np.bool_, shape), label="zeros"), 0.0, x)
+    dim = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)), label="dim")
+    return [x], dict(dim=dim, keepdim=data.draw(st.booleans(), label="keepdim"))
+
+
+def einsum_inputs(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
+    eq, shapes = data.draw(st.sampled_from([
+        ("ij,jk->ik", [(2, 3), (3, 2)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 1)]),
+        ("i,i->", [(3,), (3,)]), ("ij->ji", [(2, 3)]), ("ij,k->ijk", [(2, 1), (3,)]),
+        ("ij,jk", [(2, 3), (3, 2)]), ("...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 2)]),
+        ("ijk->i", [(2, 3, 2)]), ("ij,ij->i", [(3, 2), (3, 2)]), ("ab,b->a", [(3, 4), (4,)]),
+        ("ab,cd->ad", [(2, 3), (1, 2)])]), label="equation")
+    return [data.draw(mgst.arrays(s)) for s in shapes], dict(eq=eq)
 
 
 def clip_inputs(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
@@ -209,21 +239,33 @@ CASES = [
          if p["lo"] is not None or p["hi"] is not None else mg.clip(x, -1e9)),
     Case("sum", reduction(), lambda p, x: mg.sum(x, p["axis"], p["keepdims"])),
     Case("mean", reduction(), lambda p, x: mg.mean(x, p["axis"], p["keepdims"])),
-    Case("max", reduction("distinct"), lambda p, x: mg.max(x, p["axis"], p["keepdims"])),
-    Case("min", reduction("distinct"), lambda p, x: mg.min(x, p["axis"], p["keepdims"])),
-    Case("var", reduction(), lambda p, x: mg.var(x, p["axis"], p["keepdims"])),
+    Case("max", reduction("distinct"), lambda p, x: mg.amax(x, p["axis"], p["keepdims"])),
+    Case("min", reduction("distinct"), lambda p, x: mg.amin(x, p["axis"], p["keepdims"])),
+    Case("var", reduction(), lambda p, x: mg.var(x, p["axis"], keepdim=p["keepdims"], correction=0)),
     Case("logsumexp", reduction(), lambda p, x: mg.logsumexp(x, p["axis"], p["keepdims"])),
     Case("softmax", last_axis(), lambda p, x: mg.softmax(x, p["axis"])),
     Case("log_softmax", last_axis(), lambda p, x: mg.log_softmax(x, p["axis"])),
     Case("reshape", reshape_inputs, lambda p, x: mg.reshape(x, p["shape"])),
-    Case("transpose", transpose_inputs, lambda p, x: mg.transpose(x, p["axes"])),
+    Case("transpose", transpose_inputs, lambda p, x: mg.permute(x, p["axes"])),
     Case("broadcast_to", broadcast_inputs, lambda p, x: mg.broadcast_to(x, p["shape"])),
     Case("getitem", index_inputs, lambda p, x: x[p["index"]]),
     Case("concatenate", many(), lambda p, *xs: mg.concatenate(xs, p["axis"])),
     Case("stack", same_shape(3), lambda p, *xs: mg.stack(xs, p["axis"])),
     Case("split", split_inputs, lambda p, x: tuple(mg.split(x, p["parts"]))),
     Case("pad", pad_inputs, lambda p, x: mg.pad(x, p["widths"], p["value"])),
-    Case("gather", gather_inputs, lambda p, x: mg.gather(x, p["idx"])),
+    Case("gather", gather_inputs, lambda p, x: mg.gather(x, p["dim"], p["idx"])),
+    Case("log1p", unary("positive"), lambda p, x: mg.log1p(x)),
+    Case("expm1", unary(), lambda p, x: mg.expm1(x)),
+    Case("sin", unary(), lambda p, x: mg.sin(x)),
+    Case("cos", unary(), lambda p, x: mg.cos(x)),
+    Case("tan", unary("unit"), lambda p, x: mg.tan(x)),
+    Case("erf", unary(), lambda p, x: mg.erf(x)),
+    Case("clone", unary(), lambda p, x: mg.clone(x) * x),
+    Case("cumsum", cum_inputs(), lambda p, x: mg.cumsum(x, p["dim"])),
+    Case("cumprod", cum_inputs(), lambda p, x: mg.cumprod(x, p["dim"])),
+    Case("cumprod_zeros", with_zeros, lambda p, x: mg.cumprod(x, p["dim"] or 0)),
+    Case("prod", with_zeros, lambda p, x: mg.prod(x, p["dim"], p["keepdim"])),
+    Case("einsum", einsum_inputs, lambda p, *xs: mg.einsum(p["eq"], *xs)),
     # a float32 input cast up: the gradient must come back cast down (checked at f32 tolerance)
     Case("astype", unary(dtype=np.float32), lambda p, x: x.astype(np.float64) ** 2),
 ]

@@ -39,7 +39,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not end in in_features = "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
-    y = ops.matmul(x, ops.transpose(weight))
+    y = ops.matmul(x, ops.t(weight))
     return y if bias is None else y + bias
 
 
@@ -56,7 +56,7 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(valid indices are 0..{n - 1})")
-    out = ops.gather(weight, idx, axis=0)
+    out = ops.getitem(weight, idx)
     if padding_idx is not None and out.requires_grad:
         keep = np.expand_dims(idx != padding_idx, -1)
         out = ops.where(keep, out, Tensor(out.data))  # same values; no gradient at padding
@@ -180,7 +180,7 @@ def _weighted_reduce(loss: Tensor, t: np.ndarray, weight: Any, ignore_index: int
         if weight.shape != (n_classes,):
             raise ValueError(f"{who}: weight must have shape ({n_classes},) (one per class), "
                              f"got {weight.shape}")
-        w = ops.where(valid, ops.gather(weight, np.where(valid, t, 0)), 0)
+        w = ops.where(valid, ops.getitem(weight, np.where(valid, t, 0)), 0)
         loss = loss * w
     if reduction == "none":
         return ops.reshape(loss, ()) if unbatched else loss
