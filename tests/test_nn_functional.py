@@ -398,7 +398,8 @@ def test_label_out_of_range_names_value_and_class_count() -> None:
 def test_cross_entropy_bad_target_type_and_shape() -> None:
     x = np.zeros((3, 4))
     with pytest.raises(TypeError, match=exact(
-            "cross_entropy: target must hold integer class labels, got dtype float64")):
+            "cross_entropy: target must hold integer class labels, or class probabilities of "
+            "the input's shape (3, 4); got dtype float64 and shape (3,)")):
         F.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match=exact(
             "cross_entropy: target shape (2,) does not match input shape (3, 4): "

@@ -426,8 +426,9 @@ def _cross_entropy_probs(input: Any, target: Any, weight: Any, reduction: str,
     x = _float_input(input, "cross_entropy")
     y = _like(target, x.dtype)
     if x.shape != y.shape or x.ndim == 0:
-        raise ValueError(f"cross_entropy: probability targets must have the input's shape "
-                         f"{x.shape}, got {y.shape}")
+        raise TypeError(f"cross_entropy: target must hold integer class labels, or class "
+                        f"probabilities of the input's shape {x.shape}; got dtype {y.dtype} and "
+                        f"shape {y.shape}")
     cdim = 0 if x.ndim == 1 else 1
     n_classes = x.shape[cdim]
     if label_smoothing:
