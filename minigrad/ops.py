@@ -494,7 +494,7 @@ def any(input: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
 def softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max so nothing overflows."""
     x = lift(input)
-    d = _one_dim("softmax", x, dim if axis is None else axis)
+    d = _one_dim("softmax", x, dim if axis is None else axis) if x.ndim else None
     if x.size == 0:  # as numpy and PyTorch: the empty result
         return clone(x)
     e = exp(x - _stop_max(x, d))
@@ -504,7 +504,7 @@ def softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
 def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
     # NOTE: log(softmax(x)) is -inf once softmax underflows to 0; shifted - logsumexp is not.
     x = lift(input)
-    d = _one_dim("log_softmax", x, dim if axis is None else axis)
+    d = _one_dim("log_softmax", x, dim if axis is None else axis) if x.ndim else None
     if x.size == 0:
         return clone(x)
     z = x - _stop_max(x, d)
@@ -584,11 +584,11 @@ def permute(input: Any, *dims: Any) -> Tensor:
     return P.transpose(x, axes=perm)
 
 
-def transpose(input: Any, dim0: Any, dim1: Any) -> Tensor:
+def transpose(input: Any, dim0: Any, dim1: Any = None) -> Tensor:
     """Swap dims ``dim0`` and ``dim1`` (PyTorch's meaning; for numpy's whole permutation use
     :func:`permute`)."""
     x = lift(input)
-    if isinstance(dim0, Sequence):
+    if isinstance(dim0, Sequence) or dim1 is None:
         raise TypeError(f"transpose: takes two dims to swap, got {dim0!r}; to reorder every "
                         "dim use permute(x, dims)")
     a = D.dim(dim0, x.ndim, "transpose", what="dim0")

@@ -394,7 +394,11 @@ def _einsum_vjp(xp: Any, g: Any, ans: Any, *xs: Any, equation: str) -> tuple:
         seen = "".join(others)
         target = "".join(c for c in ins[i].replace("...", ".") if c == "." or c in seen)
         target = target.replace(".", "...")
-        gi = xp.einsum(",".join(others) + "->" + target, g, *xs[:i], *xs[i + 1:])
+        summed_dots = "..." in seen and "..." not in target
+        gi = xp.einsum(",".join(others) + "->" + ("..." if summed_dots else "") + target, g,
+                       *xs[:i], *xs[i + 1:])
+        if summed_dots:  # '...' dims this operand lacks were broadcast over: sum them away
+            gi = gi.sum(tuple(range(gi.ndim - len(target))))
         if target != ins[i]:  # re-insert the summed-away indices as broadcast axes
             shape: list[int] = []
             full: list[int] = []
