@@ -253,7 +253,7 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     return math.prod(n for i, n in enumerate(shape) if axis is None or i in axis)
 
 
-def _divide(total: Tensor, n: int) -> Tensor:
+def _divide(total: Tensor, n: float) -> Tensor:
     # 0 / 0 is nan in PyTorch (no warning): multiply by a nan constant instead of dividing by 0
     return total / n if n > 0 else total * np.asarray(np.nan, dtype=total.dtype)
 

@@ -31,7 +31,8 @@ from .tensor import Tensor
 class Primitive:
     """A differentiable operation: forward on arrays, backward as a vjp rule."""
 
-    __slots__ = ("name", "forward", "vjp", "jvp", "n_out", "broadcasts", "fused", "has_aux", "simple")
+    __slots__ = ("name", "forward", "vjp", "jvp", "n_out", "broadcasts", "fused", "has_aux",
+                 "simple")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,

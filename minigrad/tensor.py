@@ -6,6 +6,7 @@ bools bool. A numpy array keeps its dtype. Only floating-point tensors can requi
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -360,13 +361,13 @@ class Tensor:
         return ops.astype(self, dtype)
 
     # ---- PyTorch's Tensor methods (thin wrappers over minigrad.ops) ----------------------
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return self.data.size
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self.data.ndim
 
-    def ndimension(self) -> int:
+    def ndimension(self) -> builtins.int:
         return self.data.ndim
 
     def float(self) -> Tensor:
@@ -427,19 +428,19 @@ class Tensor:
     def reshape_as(self, other: Tensor) -> Tensor:
         return ops.reshape(self, other.shape)
 
-    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+    def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
         return ops.unflatten(self, dim, sizes)
 
     def squeeze(self, dim: Any = None) -> Tensor:
         return ops.squeeze(self, dim)
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         return ops.unsqueeze(self, dim)
 
     def t(self) -> Tensor:
         return ops.t(self)
 
-    def swapdims(self, dim0: int, dim1: int) -> Tensor:
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         return ops.transpose(self, dim0, dim1)
 
     def movedim(self, source: Any, destination: Any) -> Tensor:
@@ -461,28 +462,28 @@ class Tensor:
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         return ops.roll(self, shifts, dims)
 
-    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         return ops.split(self, split_size, dim)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         return ops.chunk(self, chunks, dim)
 
-    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
         return ops.narrow(self, dim, start, length)
 
-    def gather(self, dim: int, index: Any) -> Tensor:
+    def gather(self, dim: builtins.int, index: Any) -> Tensor:
         return ops.gather(self, dim, index)
 
-    def scatter(self, dim: int, index: Any, src: Any = None, **kw: Any) -> Tensor:
+    def scatter(self, dim: builtins.int, index: Any, src: Any = None, **kw: Any) -> Tensor:
         return ops.scatter(self, dim, index, src, **kw)
 
-    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+    def scatter_add(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
         return ops.scatter_add(self, dim, index, src)
 
-    def index_select(self, dim: int, index: Any) -> Tensor:
+    def index_select(self, dim: builtins.int, index: Any) -> Tensor:
         return ops.index_select(self, dim, index)
 
-    def index_add(self, dim: int, index: Any, source: Any, **kw: Any) -> Tensor:
+    def index_add(self, dim: builtins.int, index: Any, source: Any, **kw: Any) -> Tensor:
         return ops.index_add(self, dim, index, source, **kw)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
@@ -491,7 +492,7 @@ class Tensor:
     def take_along_dim(self, indices: Any, dim: Any = None) -> Tensor:
         return ops.take_along_dim(self, indices, dim)
 
-    def nonzero(self, *, as_tuple: bool = False) -> Any:
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
         return ops.nonzero(self, as_tuple=as_tuple)
 
     def matmul(self, other: Any) -> Tensor:
@@ -566,7 +567,7 @@ class Tensor:
     def ceil(self) -> Tensor:
         return ops.ceil(self)
 
-    def round(self, decimals: int = 0) -> Tensor:
+    def round(self, decimals: builtins.int = 0) -> Tensor:
         return ops.round(self, decimals)
 
     def trunc(self) -> Tensor:
@@ -587,35 +588,36 @@ class Tensor:
     def where(self, condition: Any, other: Any) -> Tensor:
         return ops.where(condition, self, other)
 
-    def prod(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def prod(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
         return ops.prod(self, dim, keepdim, **kw)
 
-    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool | None = None,
-            **kw: Any) -> Tensor:
+    def std(self, dim: Any = None, unbiased: builtins.bool | None = None,
+            keepdim: builtins.bool | None = None, **kw: Any) -> Tensor:
         return ops.std(self, dim, unbiased, keepdim, **kw)
 
-    def amax(self, dim: Any = (), keepdim: bool | None = None, **kw: Any) -> Tensor:
+    def amax(self, dim: Any = (), keepdim: builtins.bool | None = None, **kw: Any) -> Tensor:
         return ops.amax(self, dim, keepdim, **kw)
 
-    def amin(self, dim: Any = (), keepdim: bool | None = None, **kw: Any) -> Tensor:
+    def amin(self, dim: Any = (), keepdim: builtins.bool | None = None, **kw: Any) -> Tensor:
         return ops.amin(self, dim, keepdim, **kw)
 
-    def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def argmin(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
         return ops.argmin(self, dim, keepdim, **kw)
 
-    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False,
+             **kw: Any) -> Tensor:
         return ops.norm(self, p, dim, keepdim, **kw)
 
-    def cumsum(self, dim: int, **kw: Any) -> Tensor:
+    def cumsum(self, dim: builtins.int, **kw: Any) -> Tensor:
         return ops.cumsum(self, dim, **kw)
 
-    def cumprod(self, dim: int, **kw: Any) -> Tensor:
+    def cumprod(self, dim: builtins.int, **kw: Any) -> Tensor:
         return ops.cumprod(self, dim, **kw)
 
-    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         return ops.all(self, dim, keepdim)
 
-    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         return ops.any(self, dim, keepdim)
 
     def eq(self, other: Any) -> Tensor:
@@ -636,7 +638,7 @@ class Tensor:
     def ge(self, other: Any) -> Tensor:
         return ops.ge(self, other)
 
-    def equal(self, other: Any) -> bool:
+    def equal(self, other: Any) -> builtins.bool:
         return ops.equal(self, other)
 
     def isfinite(self) -> Tensor:

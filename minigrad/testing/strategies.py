@@ -70,8 +70,7 @@ def dims(rank: int, *, allow_none: bool = True, multiple: bool = True
     included; ``-1`` or ``0`` for a 0-d tensor), None (every dim) when ``allow_none``, and a tuple
     of distinct dims (in any order, some negative) when ``multiple``."""
     n = max(rank, 1)
-    one = st.integers(-n, n - 1)
-    options = [one]
+    options: list[st.SearchStrategy[Any]] = [st.integers(-n, n - 1)]
     if allow_none:
         options.append(st.none())
     if multiple and rank:
