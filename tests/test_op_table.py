@@ -797,3 +797,13 @@ def test_queries_and_conversions() -> None:
     with pytest.raises(IndexError, match=r"^size: dim 2 is out of range"):
         x.size(2)
     assert re.match(r"MaxMin\(values=", repr(x.max(1)))
+
+
+def test_readme_coming_from_pytorch_runs_as_written() -> None:
+    """README's "Coming from PyTorch" example is executed as written."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Coming from PyTorch", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    exec(compile(code, "README.md", "exec"), {})

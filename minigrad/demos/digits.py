@@ -39,7 +39,7 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
         total = 0.0
         for i in range(0, len(order), batch):
             rows = order[i:i + batch]
-            logp = mg.log_softmax(logits(Xtr[rows]), axis=1)
+            logp = mg.log_softmax(logits(Xtr[rows]), dim=1)
             loss = -logp[np.arange(len(rows)), ytr[rows]].mean()
             for p in params:
                 p.grad = None

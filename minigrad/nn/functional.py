@@ -452,7 +452,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     """Negative log-likelihood of log-probabilities ``input`` (shapes as :func:`cross_entropy`):
     ``loss = -w[t] * input[t]`` per position, 0 where ``t == ignore_index``.
 
-    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x, axis=1), t)``.
+    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x, dim=1), t)``.
     """
     _check_reduction(reduction, "nll_loss")
     x, t, unbatched = _class_inputs(input, target, ignore_index, "nll_loss")
@@ -460,7 +460,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     classes = np.arange(n_classes).reshape((1, n_classes) + (1,) * (x.ndim - 2))
     pick = (np.expand_dims(t, 1) == classes) & np.expand_dims(t != ignore_index, 1)
     # where(), not x * onehot: a -inf log-probability of another class must not give 0 * inf
-    loss = -ops.sum(ops.where(pick, x, 0), axis=1)
+    loss = -ops.sum(ops.where(pick, x, 0), dim=1)
     return _weighted_reduce(loss, t, weight, ignore_index, reduction, unbatched, "nll_loss",
                             n_classes)
 
