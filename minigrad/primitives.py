@@ -345,7 +345,7 @@ def _prod_jvp(xp: Any, t: Any, ans: Any, x: Any, axis: int | None, keepdims: boo
         return xp.zeros_like(ans)
     if axis is None:
         return (t[0].reshape((-1,)) * _others_product(xp, x.reshape((-1,)), 0)).sum()
-    return (t[0] * _others_product(xp, x, axis)).sum(axis, keepdims)
+    return (t[0] * _others_product(xp, x, axis)).sum(axis=axis, keepdims=keepdims)
 
 
 def parse_einsum(equation: str, ndims: list[int]) -> tuple[list[str], str]:
