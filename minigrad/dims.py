@@ -26,6 +26,8 @@ def _as_int(value: Any, op: str, what: str) -> int:
 
 def dim(value: Any, rank: int, op: str, *, what: str = "dim", extra: int = 0) -> int:
     """``value`` as a dim in ``[0, rank + extra)``; ``extra=1`` for a dim to insert (unsqueeze)."""
+    if type(value) is int and 0 <= value < rank + extra:  # the common case, checked cheaply
+        return value
     d = _as_int(value, op, what)
     n = max(rank + extra, 1)
     if not -n <= d < n:
@@ -42,6 +44,8 @@ def dims(value: Any, rank: int, op: str, *, what: str = "dim") -> tuple[int, ...
     """
     if value is None:
         return None
+    if type(value) is int and 0 <= value < rank:  # the common case, checked cheaply
+        return (value,)
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) == 0:  # PyTorch: an empty dim list reduces over every dim
             return None

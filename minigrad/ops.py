@@ -516,16 +516,13 @@ def reshape(input: Any, *shape: Any) -> Tensor:
     """The same elements in a new shape (one size may be -1: inferred)."""
     x = lift(input)
     new = D.shape_arg(shape, "reshape")
-    known = math.prod(n for n in new if n != -1)
-    holes = [i for i, n in enumerate(new) if n == -1]
-    bad = len(holes) > 1 or builtins.any(n < -1 for n in new)
-    if holes and not bad:
-        bad = known == 0 or x.size % known != 0
-        new = new[:holes[0]] + (x.size // known if not bad else 0,) + new[holes[0] + 1:]
-    if bad or math.prod(new) != x.size:
+    if new == x.shape:
+        return x
+    try:
+        return P.reshape(x, shape=new)  # numpy infers a -1 and checks the element count
+    except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
-                         f"elements) into shape {D.shape_arg(shape, 'reshape')}")
-    return x if new == x.shape else P.reshape(x, shape=new)
+                         f"elements) into shape {new}") from None
 
 
 view = reshape
