@@ -27,9 +27,11 @@ from . import primitives as P
 from .autograd import sum_to as _sum_to
 from .creation import (
     arange,
+    as_tensor,
     empty,
     empty_like,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,
@@ -50,7 +52,8 @@ from .tensor import DEFAULT_FLOAT, Tensor
 __all__ = [
     # creation
     "zeros", "ones", "full", "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like",
-    "empty", "empty_like", "rand", "randn", "randint", "rand_like", "randn_like",
+    "empty", "empty_like", "rand", "randn", "randint", "rand_like", "randn_like", "from_numpy",
+    "as_tensor",
     # arithmetic and pointwise
     "add", "sub", "mul", "div", "true_divide", "truediv", "neg", "negative", "pow", "abs",
     "exp", "log", "log1p", "expm1", "log2", "sqrt", "rsqrt", "square", "reciprocal", "sin",

@@ -361,6 +361,11 @@ class Tensor:
         return ops.astype(self, dtype)
 
     # ---- PyTorch's Tensor methods (thin wrappers over minigrad.ops) ----------------------
+    @property
+    def device(self) -> str:
+        """Always ``"cpu"``: minigrad has no other device."""
+        return "cpu"
+
     def numel(self) -> builtins.int:
         return self.data.size
 

@@ -375,6 +375,9 @@ OPS: list[Op] = [
     # creation (deterministic: values; random: see test_random_creation)
     op("tensor", fixed(), lambda L, p: (L.tensor([1.5, 2]), L.tensor([[1, 2]]), L.tensor(True),
                                         L.tensor([0.5], dtype=L.float64)), grad=False),
+    op("from_numpy as_tensor", fixed((2, 3)), lambda L, p, x: (
+        L.from_numpy(np.arange(3)), L.as_tensor(np.ones(2, np.float32)), L.as_tensor([1.0, 2.0]),
+        L.as_tensor(x, dtype=L.float32), str(x.device) == "cpu"), grad=False),
     op("zeros ones empty", fixed(), lambda L, p: (L.zeros(2, 3), L.ones((2,)), L.empty(
         1, 2).shape == (1, 2), L.zeros(1, dtype=L.int64)), grad=False),
     op("full full_like", fixed(), lambda L, p: (L.full((2, 1), 3), L.full((2,), 1.5),
@@ -774,6 +777,8 @@ BAD = [
     (lambda: mg.zeros(2, -1), ValueError, r"^zeros: sizes must be >= 0, got \(2, -1\)$"),
     (lambda: mg.arange(0, 5, 0), ValueError, r"^arange: step must be nonzero$"),
     (lambda: mg.tensor([1.0]).to("cuda"), ValueError, r"^to: minigrad runs on the CPU only"),
+    (lambda: mg.zeros(2, device="cuda:0"), ValueError, r"^zeros: minigrad runs on the CPU only, "
+                                                       r"got device 'cuda:0'$"),
     (lambda: mg.ones(2).to(str), TypeError, r"^to: dtype <U0 is not supported"),
     (lambda: mg.ones(2).to("float7"), TypeError, r"^to: 'float7' is not a dtype"),
 ]
@@ -810,6 +815,9 @@ def test_queries_and_conversions() -> None:
     with pytest.raises(IndexError, match=r"^size: dim 2 is out of range"):
         x.size(2)
     assert re.match(r"MaxMin\(values=", repr(x.max(1)))
+    a = np.zeros(3)
+    assert mg.from_numpy(a).data is a and mg.as_tensor(a).data is a  # shared, as in PyTorch
+    assert mg.as_tensor(a, dtype=mg.float32).data is not a and x.device == "cpu"
 
 
 def test_readme_coming_from_pytorch_runs_as_written() -> None:
