@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def _as_int(value: Any, op: str, what: str) -> int:
+def as_int(value: Any, op: str, what: str) -> int:
+    """``value`` as an int (numpy ints too); a bool, float or string is a TypeError naming it."""
     if isinstance(value, bool):
         raise TypeError(f"{op}: {what} must be an int, got bool {value!r}")
     try:
@@ -28,7 +29,7 @@ def dim(value: Any, rank: int, op: str, *, what: str = "dim", extra: int = 0) ->
     """``value`` as a dim in ``[0, rank + extra)``; ``extra=1`` for a dim to insert (unsqueeze)."""
     if type(value) is int and 0 <= value < rank + extra:  # the common case, checked cheaply
         return value
-    d = _as_int(value, op, what)
+    d = as_int(value, op, what)
     n = max(rank + extra, 1)
     if not -n <= d < n:
         raise IndexError(f"{op}: {what} {d} is out of range for a tensor of rank {rank} "
@@ -61,7 +62,7 @@ def dims(value: Any, rank: int, op: str, *, what: str = "dim") -> tuple[int, ...
 
 def size(value: Any, op: str, what: str = "size") -> int:
     """A non-negative int size (no floats, strings or bools)."""
-    n = _as_int(value, op, what)
+    n = as_int(value, op, what)
     if n < 0:
         raise ValueError(f"{op}: {what} must be >= 0, got {n}")
     return n
@@ -71,4 +72,4 @@ def shape_arg(args: tuple, op: str) -> tuple[int, ...]:
     """``f(2, 3)`` or ``f((2, 3))`` or ``f([2, 3])``: the shape as a tuple of ints (``-1`` kept)."""
     if len(args) == 1 and isinstance(args[0], Sequence) and not isinstance(args[0], str):
         args = tuple(args[0])
-    return tuple(_as_int(a, op, "size") for a in args)
+    return tuple(as_int(a, op, "size") for a in args)

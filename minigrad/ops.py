@@ -212,8 +212,8 @@ trunc = _rounding("trunc", np.trunc)
 def round(input: Any, decimals: int = 0) -> Tensor:
     """Round half to even (as PyTorch and numpy), to ``decimals`` places; no gradient."""
     x = lift(input)
-    return Tensor._make(np.asarray(np.round(x.data, D.size(decimals, "round", "decimals")
-                                            if decimals >= 0 else decimals)), None)
+    return Tensor._make(np.asarray(np.round(x.data, D.as_int(decimals, "round", "decimals"))),
+                        None)
 
 
 # ---- reductions ----------------------------------------------------------------------------
@@ -702,7 +702,7 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
     for s, d in zip(sh, ds):
         n = x.shape[d]
         if n:
-            idx = np.roll(np.arange(n), D._as_int(s, "roll", "shift"))
+            idx = np.roll(np.arange(n), D.as_int(s, "roll", "shift"))
             x = getitem(x, (slice(None),) * d + (idx,))
     return x
 
@@ -793,7 +793,7 @@ def narrow(input: Any, dim: Any, start: int, length: int) -> Tensor:
     x = lift(input)
     d = _one_dim("narrow", x, dim)
     n = x.shape[d]
-    s = D._as_int(start, "narrow", "start")
+    s = D.as_int(start, "narrow", "start")
     if not -n <= s <= n:
         raise IndexError(f"narrow: start {s} is out of range for dim {d} of size {n}")
     if s < 0:
