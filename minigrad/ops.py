@@ -237,6 +237,13 @@ def _one_dim(op: str, x: Tensor, dim: Any) -> int:
     return D.dim(dim, x.ndim, op)
 
 
+def _sliceable_dim(op: str, x: Tensor, dim: Any) -> int:
+    """A dim to cut along: the tensor needs at least one dim."""
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expects a tensor with at least one dim, got a 0-d tensor")
+    return _one_dim(op, x, dim)
+
+
 def _axis_param(dims: tuple[int, ...] | None) -> Any:
     return dims[0] if dims is not None and len(dims) == 1 else dims
 
@@ -760,7 +767,7 @@ def split(tensor: Any, split_size_or_sections: Any, dim: Any = 0) -> tuple[Tenso
     """An int: pieces of that size (the last may be smaller). A list: pieces of those sizes,
     which must add up to the dim's size (PyTorch's meaning; numpy's takes cut indices)."""
     x = lift(tensor)
-    d = _one_dim("split", x, dim)
+    d = _sliceable_dim("split", x, dim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, Sequence):
         sizes = [D.size(s, "split", "section size") for s in split_size_or_sections]
@@ -783,7 +790,7 @@ def chunk(input: Any, chunks: int, dim: Any = 0) -> tuple[Tensor, ...]:
     c = D.size(chunks, "chunk", "chunks")
     if c == 0:
         raise ValueError("chunk: chunks must be at least 1")
-    d = _one_dim("chunk", x, dim)
+    d = _sliceable_dim("chunk", x, dim)
     n = x.shape[d]
     return split(x, builtins.max(-(-n // c), 1), d)
 
@@ -791,7 +798,7 @@ def chunk(input: Any, chunks: int, dim: Any = 0) -> tuple[Tensor, ...]:
 def narrow(input: Any, dim: Any, start: int, length: int) -> Tensor:
     """``length`` elements from ``start`` along ``dim`` (start may be negative)."""
     x = lift(input)
-    d = _one_dim("narrow", x, dim)
+    d = _sliceable_dim("narrow", x, dim)
     n = x.shape[d]
     s = D.as_int(start, "narrow", "start")
     if not -n <= s <= n:

@@ -786,6 +786,8 @@ BAD = [
     (lambda: mg.permute(x23, (0,)), ValueError, r"^permute: dims \(0,\) must name each of "),
     (lambda: mg.split(x23, [1, 2]), ValueError, r"^split: sizes \[1, 2\] add up to 3, but dim "
                                                 r"0 has size 2$"),
+    (lambda: mg.split(mg.tensor(1.0), 1), ValueError, r"^split: expects a tensor with at least "
+                                                      r"one dim, got a 0-d tensor$"),
     (lambda: mg.reshape(x23, (4, -1)), ValueError, r"^reshape: cannot reshape a tensor of shape "
                                                    r"\(2, 3\) \(6 elements\) into shape"),
     (lambda: mg.max(x23, (0, 1)), TypeError, r"^max: dim must be a single int"),
