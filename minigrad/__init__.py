@@ -12,6 +12,7 @@ from . import inspect as inspect
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import grad
 from .checkpoint import CheckpointError, load, save
+from .dtypes import bool, double, float16, float32, float64, int8, int16, int32, int64, long, uint8
 from .nn.init import manual_seed
 from .ops import *  # noqa: F403
 from .primitive import Primitive
@@ -28,5 +29,6 @@ __all__ = [
     "Tensor", "tensor", "grad", "no_grad", "enable_grad", "is_grad_enabled", "Tape", "Entry",
     "current_tape", "Primitive", "DEFAULT_FLOAT", "ops", *ops.__all__,
     "detect_anomaly", "AnomalyError", "save", "load", "CheckpointError", "manual_seed", "data",
-    "nn", "optim", "func", "get_num_threads", "set_num_threads",
+    "nn", "optim", "func", "get_num_threads", "set_num_threads", "float32", "float64",
+    "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "double", "long",
 ]

@@ -13,6 +13,7 @@ Everything not here is composed from these in :mod:`minigrad.ops`.
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -44,15 +45,22 @@ power: Primitive = Primitive("pow", np.power, broadcasts=True)
 
 @power.defvjp
 def _power_vjp(xp: Any, g: Any, ans: Any, x: Any, y: Any) -> tuple:
+    # NOTE: d/dx x**y = y x**(y-1) is 0 * 0**-1 = nan at x = 0, y = 0, where the limit is 0
+    # (x**0 is 1 everywhere). There, the exponent y - 1 is replaced by 1 so that no inf appears
+    # even in the branch that where() drops (its derivative would be 0 * inf = nan). Only that
+    # point is masked: elsewhere y x**(y-1) keeps its derivative in y (1/x at y = 0).
+    at0 = (y == 0) & (x == 0)
+    gx = g * xp.where(at0, 0, y * x ** xp.where(at0, 1, y - 1))
     # NOTE: d/dy x**y = x**y log x is real only for x > 0; elsewhere we give 0 (PyTorch does at 0).
     pos = x > 0
-    return g * y * x ** (y - 1), xp.where(pos, g * ans * xp.log(xp.where(pos, x, 1)), 0)
+    return gx, xp.where(pos, g * ans * xp.log(xp.where(pos, x, 1)), 0)
 
 
 @power.defjvp
 def _power_jvp(xp: Any, t: tuple, ans: Any, x: Any, y: Any) -> Any:
+    at0 = (y == 0) & (x == 0)  # the vjp's NOTE: the limit 0, no inf even in the dropped branch
     pos = x > 0
-    return linear(t, lambda tx: tx * y * x ** (y - 1),
+    return linear(t, lambda tx: tx * xp.where(at0, 0, y * x ** xp.where(at0, 1, y - 1)),
                   lambda ty: xp.where(pos, ty * ans * xp.log(xp.where(pos, x, 1)), 0))
 
 
@@ -120,8 +128,8 @@ absolute.defvjp(lambda xp, g, ans, x: g * xp.sign(x))
 absolute.defjvp(lambda xp, t, ans, x: t[0] * xp.sign(x))
 
 pow_scalar: Primitive = Primitive("pow_scalar", lambda x, p: np.power(x, p))
-pow_scalar.defvjp(lambda xp, g, ans, x, p: g * p * x ** (p - 1))
-pow_scalar.defjvp(lambda xp, t, ans, x, p: t[0] * p * x ** (p - 1))
+pow_scalar.defvjp(lambda xp, g, ans, x, p: g * 0 if p == 0 else g * p * x ** (p - 1))
+pow_scalar.defjvp(lambda xp, t, ans, x, p: t[0] * 0 if p == 0 else t[0] * p * x ** (p - 1))
 
 clip: Primitive = Primitive("clip", lambda x, lo, hi: np.clip(x, lo, hi))
 
@@ -230,16 +238,18 @@ reshape.defvjp(lambda xp, g, ans, x, shape: g.reshape(x.shape))
 reshape.defjvp(lambda xp, t, ans, x, shape: t[0].reshape(shape))
 
 transpose: Primitive = Primitive("transpose", lambda x, axes: x.transpose(axes))
+# ``axes`` is a full permutation of non-negative dims (ops.permute normalises it): its inverse is
+# its argsort. A negative dim here would invert to the wrong permutation.
 transpose.defvjp(lambda xp, g, ans, x, axes:
-                 g.transpose(tuple(int(a) for a in np.argsort(axes))) if axes else g.transpose())
-transpose.defjvp(lambda xp, t, ans, x, axes: t[0].transpose(axes) if axes else t[0].transpose())
+                 xp.permute(g, tuple(int(a) for a in np.argsort(axes))))
+transpose.defjvp(lambda xp, t, ans, x, axes: xp.permute(t[0], axes))
 
 broadcast_to: Primitive = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
 broadcast_to.defvjp(lambda xp, g, ans, x, shape: xp.sum_to(g, x.shape))
 broadcast_to.defjvp(lambda xp, t, ans, x, shape: xp.broadcast_to(t[0], shape))
 
 getitem: Primitive = Primitive("getitem", lambda x, index: x[index])
-getitem.defvjp(lambda xp, g, ans, x, index: xp.index_add(g, index, x.shape))
+getitem.defvjp(lambda xp, g, ans, x, index: xp.index_add_at(g, index, x.shape))
 getitem.defjvp(lambda xp, t, ans, x, index: t[0][index])
 
 
@@ -251,7 +261,7 @@ def _index_add(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 index_add: Primitive = Primitive("index_add", _index_add)
 index_add.defvjp(lambda xp, g, ans, src, index, shape: g[index])
-index_add.defjvp(lambda xp, t, ans, src, index, shape: xp.index_add(t[0], index, shape))
+index_add.defjvp(lambda xp, t, ans, src, index, shape: xp.index_add_at(t[0], index, shape))
 
 concatenate: Primitive = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis))
 
@@ -274,9 +284,220 @@ pad.defvjp(lambda xp, g, ans, x, widths, value:
 pad.defjvp(lambda xp, t, ans, x, widths, value: xp.pad(t[0], widths, 0.0))
 
 
+# ---- added with the PyTorch op set: each jvp (forward mode) right below its vjp ------------
+# A jvp rule reads ``(xp, tangents, ans, *inputs, **params)``, one tangent per input (None where
+# an input carries none), and returns the output's tangent.
+log1p: Primitive = Primitive("log1p", np.log1p)
+log1p.defvjp(lambda xp, g, ans, x: g / (1 + x))
+log1p.defjvp(lambda xp, t, ans, x: t[0] / (1 + x))
+
+expm1: Primitive = Primitive("expm1", np.expm1)
+expm1.defvjp(lambda xp, g, ans, x: g * (ans + 1))
+expm1.defjvp(lambda xp, t, ans, x: t[0] * (ans + 1))
+
+sin: Primitive = Primitive("sin", np.sin)
+sin.defvjp(lambda xp, g, ans, x: g * xp.cos(x))
+sin.defjvp(lambda xp, t, ans, x: t[0] * xp.cos(x))
+
+cos: Primitive = Primitive("cos", np.cos)
+cos.defvjp(lambda xp, g, ans, x: -g * xp.sin(x))
+cos.defjvp(lambda xp, t, ans, x: -t[0] * xp.sin(x))
+
+tan: Primitive = Primitive("tan", np.tan)
+tan.defvjp(lambda xp, g, ans, x: g * (1 + ans * ans))
+tan.defjvp(lambda xp, t, ans, x: t[0] * (1 + ans * ans))
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # NOTE: a short polynomial (Abramowitz-Stegun 7.1.26) is off by ~1e-7, far above float64
+    # rounding; math.erf is accurate to an ulp or so, applied element by element (object
+    # arrays: slow per element, but erf is rarely on a hot path).
+    return np.asarray(_ERF(x.astype(np.float64)), dtype=np.float64).astype(x.dtype, copy=False)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf: Primitive = Primitive("erf", _erf)
+erf.defvjp(lambda xp, g, ans, x: g * (_TWO_OVER_SQRT_PI * xp.exp(-(x * x))))
+erf.defjvp(lambda xp, t, ans, x: t[0] * (_TWO_OVER_SQRT_PI * xp.exp(-(x * x))))
+
+clone: Primitive = Primitive("clone", lambda x: np.array(x, copy=True))
+clone.defvjp(lambda xp, g, ans, x: g)
+clone.defjvp(lambda xp, t, ans, x: t[0])
+
+cumsum: Primitive = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+# d(cumsum x)_k / dx_i = [i <= k]: the adjoint sums g from the end, a reversed cumsum.
+cumsum.defvjp(lambda xp, g, ans, x, axis:
+              xp.flip(xp.cumsum(xp.flip(g, (axis,)), axis), (axis,)))
+cumsum.defjvp(lambda xp, t, ans, x, axis: xp.cumsum(t[0], axis))
+
+
+def _prefix_products(xp: Any, x: Any, axis: int) -> Any:
+    """``c[i, k] = prod(x[j] for j <= k if j != i)`` along ``axis``, moved last: shape (..., n, n).
+
+    NOTE: the textbook rule ``d ans_k / d x_i = ans_k / x_i`` divides by zero wherever an x_i is
+    0, and a zero is a common value. Building every product with x_i replaced by 1 costs n^2
+    memory along the axis but has no division, so it is exact at zeros (and to every order).
+    """
+    n = x.shape[axis]
+    row = xp.unsqueeze(xp.movedim(x, axis, -1), -2)  # (..., 1, n)
+    return xp.cumprod(xp.where(np.eye(n, dtype=bool), 1, row), -1)
+
+
+cumprod: Primitive = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
+
+
+@cumprod.defvjp
+def _cumprod_vjp(xp: Any, g: Any, ans: Any, x: Any, axis: int) -> Any:
+    n = x.shape[axis]
+    later = np.triu(np.ones((n, n), dtype=bool))  # [i, k]: k >= i
+    c = xp.where(later, _prefix_products(xp, x, axis), 0)
+    gi = (c * xp.unsqueeze(xp.movedim(g, axis, -1), -2)).sum(-1)
+    return xp.movedim(gi, -1, axis)
+
+
+@cumprod.defjvp
+def _cumprod_jvp(xp: Any, t: Any, ans: Any, x: Any, axis: int) -> Any:
+    n = x.shape[axis]
+    later = np.triu(np.ones((n, n), dtype=bool))
+    c = xp.where(later, _prefix_products(xp, x, axis), 0)
+    out = (c * xp.unsqueeze(xp.movedim(t[0], axis, -1), -1)).sum(-2)
+    return xp.movedim(out, -1, axis)
+
+
+def _exclusive_products(xp: Any, x: Any, axis: int) -> Any:
+    """The product of the elements before each one along ``axis`` (1 for the first)."""
+    lead = (slice(None),) * axis
+    ones = xp.ones_like(x[lead + (slice(0, 1),)])
+    return xp.cumprod(xp.concatenate([ones, x[lead + (slice(0, x.shape[axis] - 1),)]], axis),
+                      axis)
+
+
+def _others_product(xp: Any, x: Any, axis: int) -> Any:
+    """``prod(x[j] for j != i)`` along ``axis`` for every i: products before times after.
+
+    NOTE: not ``prod / x_i``, which is 0 / 0 = nan at a zero; this is exact with zeros.
+    """
+    before = _exclusive_products(xp, x, axis)
+    after = xp.flip(_exclusive_products(xp, xp.flip(x, (axis,)), axis), (axis,))
+    return before * after
+
+
+prod: Primitive = Primitive("prod", lambda x, axis, keepdims: np.prod(x, axis=axis,
+                                                                       keepdims=keepdims))
+
+
+@prod.defvjp
+def _prod_vjp(xp: Any, g: Any, ans: Any, x: Any, axis: int | None, keepdims: bool) -> Any:
+    if x.size == 0:
+        return xp.zeros_like(x)
+    g = g.reshape(kept_shape(x.shape, axis))
+    if axis is None:
+        return g * _others_product(xp, x.reshape((-1,)), 0).reshape(x.shape)
+    return g * _others_product(xp, x, axis)
+
+
+@prod.defjvp
+def _prod_jvp(xp: Any, t: Any, ans: Any, x: Any, axis: int | None, keepdims: bool) -> Any:
+    if x.size == 0:
+        return xp.zeros_like(ans)
+    if axis is None:
+        return (t[0].reshape((-1,)) * _others_product(xp, x.reshape((-1,)), 0)).sum()
+    return (t[0] * _others_product(xp, x, axis)).sum(axis=axis, keepdims=keepdims)
+
+
+def parse_einsum(equation: str, ndims: list[int]) -> tuple[list[str], str]:
+    """The input and output subscripts of ``equation`` (explicit form; ``...`` kept)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ndims):
+        raise ValueError(f"einsum: the equation {equation!r} has {len(ins)} operands, "
+                         f"got {len(ndims)} tensors")
+    for sub, nd in zip(ins, ndims, strict=True):
+        letters = sub.replace("...", "")
+        if not letters.isalpha() and letters:
+            raise ValueError(f"einsum: bad subscripts {sub!r} in {equation!r}")
+        if len(set(letters)) != len(letters):
+            raise ValueError(f"einsum: a repeated index within one operand ({sub!r}: a "
+                             "diagonal or trace) is not supported; take the diagonal first")
+        if ("..." not in sub and len(letters) != nd) or len(letters) > nd:
+            raise ValueError(f"einsum: subscripts {sub!r} do not match an operand of rank {nd}")
+    dots = any("..." in sub for sub in ins)
+    if not arrow:
+        counts = "".join(ins).replace(".", "")
+        out = ("..." if dots else "") + "".join(sorted(c for c in set(counts)
+                                                        if counts.count(c) == 1))
+    elif dots and "..." not in out:
+        raise ValueError(f"einsum: {equation!r} sums over '...' dims, which is not supported; "
+                         "keep '...' in the output and sum afterwards")
+    return ins, out
+
+
+def _einsum(*xs: np.ndarray, equation: str) -> np.ndarray:
+    return np.einsum(equation, *xs)
+
+
+einsum: Primitive = Primitive("einsum", _einsum)
+
+
+@einsum.defvjp
+def _einsum_vjp(xp: Any, g: Any, ans: Any, *xs: Any, equation: str) -> tuple:
+    # The gradient of operand i contracts g with every other operand onto i's subscripts. An
+    # index that only operand i carries was summed away: its gradient is broadcast back.
+    ins, out = parse_einsum(equation, [x.ndim for x in xs])
+    grads = []
+    for i, x in enumerate(xs):
+        others = [out] + ins[:i] + ins[i + 1:]
+        seen = "".join(others)
+        target = "".join(c for c in ins[i].replace("...", ".") if c == "." or c in seen)
+        target = target.replace(".", "...")
+        summed_dots = "..." in seen and "..." not in target
+        gi = xp.einsum(",".join(others) + "->" + ("..." if summed_dots else "") + target, g,
+                       *xs[:i], *xs[i + 1:])
+        if summed_dots:  # '...' dims this operand lacks were broadcast over: sum them away
+            gi = gi.sum(tuple(range(gi.ndim - len(target))))
+        if target != ins[i]:  # re-insert the summed-away indices as broadcast axes
+            shape: list[int] = []
+            full: list[int] = []
+            k = j = 0  # positions in gi and in x
+            n_gdots = gi.ndim - len(target.replace("...", ""))
+            n_xdots = x.ndim - len(ins[i].replace("...", ""))
+            for tok in ins[i].replace("...", "."):
+                if tok == ".":
+                    shape.extend(gi.shape[k:k + n_gdots])
+                    full.extend(gi.shape[k:k + n_gdots])
+                    k, j = k + n_gdots, j + n_xdots
+                elif tok in seen:
+                    shape.append(gi.shape[k])
+                    full.append(gi.shape[k])
+                    k, j = k + 1, j + 1
+                else:
+                    shape.append(1)
+                    full.append(x.shape[j])
+                    j += 1
+            gi = xp.broadcast_to(gi.reshape(tuple(shape)), tuple(full))
+        grads.append(gi)
+    return tuple(grads)
+
+
+@einsum.defjvp
+def _einsum_jvp(xp: Any, t: Any, ans: Any, *xs: Any, equation: str) -> Any:
+    out = None
+    for i, ti in enumerate(t):
+        if ti is not None:
+            term = xp.einsum(equation, *xs[:i], ti, *xs[i + 1:])
+            out = term if out is None else out + term
+    return out
+
+
 #: ``xp`` for the rules above run on arrays: numpy functions with the names and meanings of
 #: minigrad.ops, which is ``xp`` when they run on Tensors.
 array_ops = SimpleNamespace(
     exp=np.exp, log=np.log, where=np.where, sign=np.sign, zeros_like=np.zeros_like,
-    broadcast_to=np.broadcast_to, sum_to=sum_to, index_add=_index_add,
+    ones_like=np.ones_like, broadcast_to=np.broadcast_to, sum_to=sum_to, index_add_at=_index_add,
+    cos=np.cos, sin=np.sin, permute=np.transpose, flip=np.flip, movedim=np.moveaxis,
+    unsqueeze=np.expand_dims, concatenate=np.concatenate, einsum=np.einsum,
+    cumsum=lambda x, dim: np.cumsum(x, axis=dim), cumprod=lambda x, dim: np.cumprod(x, axis=dim),
 )

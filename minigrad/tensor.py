@@ -6,6 +6,7 @@ bools bool. A numpy array keeps its dtype. Only floating-point tensors can requi
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,25 @@ def _as_array(data: Any, dtype: Any = None, who: str = "tensor") -> np.ndarray:
 def _check_float(dtype: np.dtype, who: str) -> None:
     if dtype.kind != "f":
         raise TypeError(f"{who}: only floating-point tensors can require gradients, got {dtype}")
+
+
+class ElementCount(int):
+    """An int (numpy's ``x.size``) that, called, answers PyTorch's ``x.size()`` / ``x.size(dim)``.
+    """
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, n: int, shape: tuple[int, ...]) -> ElementCount:
+        self = super().__new__(cls, n)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        from .dims import dim as _dim
+
+        return self.shape[_dim(dim, len(self.shape), "size")]
 
 
 class Tensor:
@@ -134,12 +154,15 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> ElementCount:
+        """The number of elements (numpy's ``size``); called, PyTorch's ``size()``: the shape,
+        or ``size(dim)``: one dim's length."""
+        return ElementCount(self.data.size, self.data.shape)
 
     @property
     def T(self) -> Tensor:
-        return ops.transpose(self)
+        """The dims reversed (the matrix transpose for 2-D)."""
+        return ops.permute(self, tuple(range(self.data.ndim))[::-1])
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -310,7 +333,7 @@ class Tensor:
 
     # comparisons and logic give tensors that never require grad
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return ops.equal(self, other)
+        return ops.eq(self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return ops.not_equal(self, other)
@@ -363,65 +386,356 @@ class Tensor:
     def __abs__(self) -> Tensor:
         return ops.abs(self)
 
-    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
-        return ops.clip(self, lo, hi)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return ops.clamp(self, min, max)
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
+    def sum(self, dim: Any = None, keepdim: bool | None = None, **kw: Any) -> Tensor:
+        return ops.sum(self, dim, keepdim, **kw)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis, keepdims)
+    def mean(self, dim: Any = None, keepdim: bool | None = None, **kw: Any) -> Tensor:
+        return ops.mean(self, dim, keepdim, **kw)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        return ops.max(self, dim, keepdim, **kw)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis, keepdims)
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        return ops.min(self, dim, keepdim, **kw)
 
-    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return ops.var(self, axis, keepdims, ddof)
+    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool | None = None,
+            **kw: Any) -> Tensor:
+        return ops.var(self, dim, unbiased, keepdim, **kw)
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.logsumexp(self, axis, keepdims)
+    def logsumexp(self, dim: Any = None, keepdim: bool | None = None, **kw: Any) -> Tensor:
+        return ops.logsumexp(self, dim, keepdim, **kw)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.softmax(self, axis)
+    def softmax(self, dim: Any = -1, **kw: Any) -> Tensor:
+        return ops.softmax(self, dim, **kw)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.log_softmax(self, axis)
+    def log_softmax(self, dim: Any = -1, **kw: Any) -> Tensor:
+        return ops.log_softmax(self, dim, **kw)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        return ops.argmax(self, axis)
+    def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return ops.argmax(self, dim, keepdim, **kw)
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return ops.reshape(self, shape)
+        return ops.reshape(self, *shape)
 
-    def flatten(self) -> Tensor:
-        return ops.reshape(self, (-1,))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return ops.flatten(self, start_dim, end_dim)
 
-    def transpose(self, *axes: int) -> Tensor:
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        return ops.transpose(self, axes or None)
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two dims (PyTorch's meaning); :meth:`permute` reorders them all."""
+        return ops.transpose(self, dim0, dim1)
 
-    def permute(self, *axes: int) -> Tensor:
-        return self.transpose(*axes)
+    def permute(self, *dims: Any) -> Tensor:
+        return ops.permute(self, *dims)
 
-    def swapaxes(self, a: int, b: int) -> Tensor:
-        return ops.swapaxes(self, a, b)
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return ops.transpose(self, axis0, axis1)
 
-    def expand(self, *shape: int) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return ops.broadcast_to(self, shape)
+    def expand(self, *sizes: Any) -> Tensor:
+        return ops.expand(self, *sizes)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return ops.broadcast_to(self, tuple(shape))
+        return ops.broadcast_to(self, shape)
 
     def astype(self, dtype: Any) -> Tensor:
         return ops.astype(self, dtype)
+
+    # ---- PyTorch's Tensor methods (thin wrappers over minigrad.ops) ----------------------
+    @property
+    def device(self) -> str:
+        """Always ``"cpu"``: minigrad has no other device."""
+        return "cpu"
+
+    def numel(self) -> builtins.int:
+        return self.data.size
+
+    def dim(self) -> builtins.int:
+        return self.data.ndim
+
+    def ndimension(self) -> builtins.int:
+        return self.data.ndim
+
+    def float(self) -> Tensor:
+        return ops.astype(self, np.float32)
+
+    def double(self) -> Tensor:
+        return ops.astype(self, np.float64)
+
+    def half(self) -> Tensor:
+        return ops.astype(self, np.float16)
+
+    def long(self) -> Tensor:
+        return ops.astype(self, np.int64)
+
+    def int(self) -> Tensor:
+        return ops.astype(self, np.int32)
+
+    def bool(self) -> Tensor:
+        return ops.astype(self, np.bool_)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(other)`` (its dtype) or ``to("cpu")`` (the only device)."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("copy", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta"):
+                device = a
+            else:
+                dtype = a
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"to: minigrad runs on the CPU only, got device {device!r}")
+        return self if dtype is None else ops.astype(self, dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return ops.astype(self, other.dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        return ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def view(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return ops.reshape(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return ops.reshape(self, other.shape)
+
+    def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
+        return ops.unflatten(self, dim, sizes)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        return ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
+        return ops.unsqueeze(self, dim)
+
+    def t(self) -> Tensor:
+        return ops.t(self)
+
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return ops.transpose(self, dim0, dim1)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return ops.movedim(self, source, destination)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return ops.expand_as(self, other)
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        return ops.repeat(self, *repeats)
+
+    def tile(self, *dims: Any) -> Tensor:
+        return ops.tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
+                        else dims)
+
+    def flip(self, *dims: Any) -> Tensor:
+        return ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return ops.roll(self, shifts, dims)
+
+    def split(self, split_size: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return ops.split(self, split_size, dim)
+
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return ops.chunk(self, chunks, dim)
+
+    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        return ops.narrow(self, dim, start, length)
+
+    def gather(self, dim: builtins.int, index: Any) -> Tensor:
+        return ops.gather(self, dim, index)
+
+    def scatter(self, dim: builtins.int, index: Any, src: Any = None, **kw: Any) -> Tensor:
+        return ops.scatter(self, dim, index, src, **kw)
+
+    def scatter_add(self, dim: builtins.int, index: Any, src: Any) -> Tensor:
+        return ops.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: builtins.int, index: Any) -> Tensor:
+        return ops.index_select(self, dim, index)
+
+    def index_add(self, dim: builtins.int, index: Any, source: Any, **kw: Any) -> Tensor:
+        return ops.index_add(self, dim, index, source, **kw)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return ops.masked_fill(self, mask, value)
+
+    def take_along_dim(self, indices: Any, dim: Any = None) -> Tensor:
+        return ops.take_along_dim(self, indices, dim)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
+        return ops.nonzero(self, as_tuple=as_tuple)
+
+    def matmul(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def mm(self, mat2: Any) -> Tensor:
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2: Any) -> Tensor:
+        return ops.bmm(self, mat2)
+
+    def dot(self, other: Any) -> Tensor:
+        return ops.dot(self, other)
+
+    def outer(self, vec2: Any) -> Tensor:
+        return ops.outer(self, vec2)
+
+    def add(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def neg(self) -> Tensor:
+        return ops.neg(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return ops.expm1(self)
+
+    def log2(self) -> Tensor:
+        return ops.log2(self)
+
+    def rsqrt(self) -> Tensor:
+        return ops.rsqrt(self)
+
+    def square(self) -> Tensor:
+        return ops.square(self)
+
+    def reciprocal(self) -> Tensor:
+        return ops.reciprocal(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def tan(self) -> Tensor:
+        return ops.tan(self)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def sign(self) -> Tensor:
+        return ops.sign(self)
+
+    def floor(self) -> Tensor:
+        return ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return ops.ceil(self)
+
+    def round(self, decimals: builtins.int = 0) -> Tensor:
+        return ops.round(self, decimals)
+
+    def trunc(self) -> Tensor:
+        return ops.trunc(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        return ops.clamp(self, min, max)
+
+    def maximum(self, other: Any) -> Tensor:
+        return ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return ops.minimum(self, other)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return ops.lerp(self, end, weight)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        return ops.where(condition, self, other)
+
+    def prod(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return ops.prod(self, dim, keepdim, **kw)
+
+    def std(self, dim: Any = None, unbiased: builtins.bool | None = None,
+            keepdim: builtins.bool | None = None, **kw: Any) -> Tensor:
+        return ops.std(self, dim, unbiased, keepdim, **kw)
+
+    def amax(self, dim: Any = (), keepdim: builtins.bool | None = None, **kw: Any) -> Tensor:
+        return ops.amax(self, dim, keepdim, **kw)
+
+    def amin(self, dim: Any = (), keepdim: builtins.bool | None = None, **kw: Any) -> Tensor:
+        return ops.amin(self, dim, keepdim, **kw)
+
+    def argmin(self, dim: Any = None, keepdim: builtins.bool = False, **kw: Any) -> Tensor:
+        return ops.argmin(self, dim, keepdim, **kw)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False,
+             **kw: Any) -> Tensor:
+        return ops.norm(self, p, dim, keepdim, **kw)
+
+    def cumsum(self, dim: builtins.int, **kw: Any) -> Tensor:
+        return ops.cumsum(self, dim, **kw)
+
+    def cumprod(self, dim: builtins.int, **kw: Any) -> Tensor:
+        return ops.cumprod(self, dim, **kw)
+
+    def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return ops.all(self, dim, keepdim)
+
+    def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        return ops.any(self, dim, keepdim)
+
+    def eq(self, other: Any) -> Tensor:
+        return ops.eq(self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        return ops.ne(self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        return ops.lt(self, other)
+
+    def le(self, other: Any) -> Tensor:
+        return ops.le(self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        return ops.gt(self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        return ops.ge(self, other)
+
+    def equal(self, other: Any) -> builtins.bool:
+        return ops.equal(self, other)
+
+    def isfinite(self) -> Tensor:
+        return ops.isfinite(self)
+
+    def isnan(self) -> Tensor:
+        return ops.isnan(self)
+
+    def logical_not(self) -> Tensor:
+        return ops.logical_not(self)
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

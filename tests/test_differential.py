@@ -172,7 +172,7 @@ def _permute(vals: list[Pair], draw: Draw) -> Pair | None:
     xm, xt = p
     perm = draw.permutation(xm.ndim)
     axes = tuple(a - xm.ndim if draw.coin() else a for a in perm)  # negative spellings
-    return mg.transpose(xm, axes), xt.permute(*axes)
+    return mg.permute(xm, axes), xt.permute(*axes)
 
 
 ELEMENTWISE = {"add": _binary("add"), "sub": _binary("sub"), "mul": _binary("mul"),
@@ -187,22 +187,15 @@ FAMILIES = {
 }
 
 
-def _permute_negative_axes_fixed() -> bool:
-    """Issue 12 item 9: the transpose rule must normalise negative axes before inverting them."""
+def test_permute_with_negative_axes_inverts_the_normalised_permutation() -> None:
+    """Issue 12 item 9: a negative axis is normalised before the backward rule inverts it."""
     x = mg.tensor(np.arange(8.0).reshape(2, 2, 2), requires_grad=True)
     w = np.arange(8.0).reshape(2, 2, 2) + 1
-    (mg.transpose(x, (2, 0, -2)) * mg.tensor(w)).sum().backward()
-    return np.array_equal(x.grad.data, np.transpose(w, np.argsort((2, 0, 1))))
+    (mg.permute(x, (2, 0, -2)) * mg.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.transpose(w, np.argsort((2, 0, 1))))
 
 
-_PERMUTE_FIXED = _permute_negative_axes_fixed()
-# "all" mixes every family, permute only once it is fixed (a known bug would hide the others)
-FAMILIES["all"] = {k: v for name, fam in list(FAMILIES.items()) for k, v in fam.items()
-                   if name != "permute" or _PERMUTE_FIXED}
-_PERMUTE_BUG = pytest.mark.xfail(
-    not _PERMUTE_FIXED, strict=True,
-    reason="issue 12 item 9: transpose/permute backward does not normalise negative axes "
-           "(minigrad/ops.py, primitives.py)")
+FAMILIES["all"] = {k: v for fam in list(FAMILIES.values()) for k, v in fam.items()}
 
 
 def _run(family: str, data: st.DataObject) -> None:

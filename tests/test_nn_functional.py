@@ -398,7 +398,8 @@ def test_label_out_of_range_names_value_and_class_count() -> None:
 def test_cross_entropy_bad_target_type_and_shape() -> None:
     x = np.zeros((3, 4))
     with pytest.raises(TypeError, match=exact(
-            "cross_entropy: target must hold integer class labels, got dtype float64")):
+            "cross_entropy: target must hold integer class labels, or class probabilities of "
+            "the input's shape (3, 4); got dtype float64 and shape (3,)")):
         F.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match=exact(
             "cross_entropy: target shape (2,) does not match input shape (3, 4): "
@@ -454,3 +455,56 @@ def test_constant_targets_and_weights_keep_the_input_dtype() -> None:
     with pytest.raises(TypeError, match=exact("mse_loss: input must be floating point, "
                                               "got int64")):
         F.mse_loss(np.zeros(2, dtype=np.int64), np.zeros(2))
+
+
+# ---- modules: Conv1d and the activations ---------------------------------------------------
+def test_conv1d_module_matches_torch_and_uses_its_names() -> None:
+    torch = pytest.importorskip("torch")
+    mg.manual_seed(0)
+    for kw in (dict(), dict(stride=2, padding=1, dilation=2, groups=2), dict(padding="same")):
+        conv = mg.nn.Conv1d(4, 6, 3, dtype=np.float64, **kw)  # type: ignore[arg-type]
+        ref = torch.nn.Conv1d(4, 6, 3, dtype=torch.float64, **kw)
+        assert list(conv.state_dict()) == list(ref.state_dict()) == ["weight", "bias"]
+        assert conv.weight.shape == tuple(ref.weight.shape)
+        k = 1 / np.sqrt((4 // conv.groups) * 3)  # PyTorch's U(-k, k)
+        assert np.abs(conv.weight.data).max() <= k and np.abs(conv.bias.data).max() <= k
+        ref.load_state_dict({n: torch.tensor(np.asarray(p)) for n, p in conv.state_dict().items()})
+        x = np.random.default_rng(1).standard_normal((2, 4, 9))
+        xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ym, yt = conv(xm), ref(xt)
+        np.testing.assert_allclose(ym.data, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+        v = np.random.default_rng(2).standard_normal(ym.shape)
+        (ym * mg.tensor(v)).sum().backward()
+        (yt * torch.tensor(v)).sum().backward()
+        np.testing.assert_allclose(xm.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(conv.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-12,
+                                   atol=1e-12)
+        assert conv(mg.tensor(x[0])).shape == ym.shape[1:]  # unbatched (C_in, L)
+
+
+def test_conv1d_module_rejects_bad_configurations() -> None:
+    with pytest.raises(ValueError, match=r"^Conv1d: in_channels=3 and out_channels=4 must both "
+                                         r"be divisible by groups=2$"):
+        mg.nn.Conv1d(3, 4, 2, groups=2)
+    with pytest.raises(ValueError, match=r"^Conv1d: padding='same' needs stride 1$"):
+        mg.nn.Conv1d(2, 2, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"^Conv1d: kernel_size must be a positive integer"):
+        mg.nn.Conv1d(2, 2, 0)
+    with pytest.raises(ValueError, match=r"^conv1d: input length 2 \(padded 2\) is shorter than "
+                                         r"the kernel's span 3$"):
+        mg.nn.Conv1d(1, 1, 3)(mg.zeros(1, 1, 2))
+
+
+def test_activation_modules_match_functional_and_torch() -> None:
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-3, 3, 13)
+    pairs = [(mg.nn.GELU(), torch.nn.GELU()), (mg.nn.GELU("tanh"), torch.nn.GELU("tanh")),
+             (mg.nn.SiLU(), torch.nn.SiLU()), (mg.nn.LeakyReLU(0.3), torch.nn.LeakyReLU(0.3)),
+             (mg.nn.ELU(0.5), torch.nn.ELU(0.5)), (mg.nn.Softplus(2, 4), torch.nn.Softplus(2, 4)),
+             (mg.nn.Softmax(0), torch.nn.Softmax(0)), (mg.nn.LogSoftmax(0), torch.nn.LogSoftmax(0))]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours(mg.tensor(x)).data, theirs(torch.tensor(x)).numpy(),
+                                   rtol=1e-12, atol=1e-12, err_msg=repr(ours))
+    assert repr(mg.nn.LeakyReLU(0.3)) == "LeakyReLU(negative_slope=0.3)"
+    with pytest.raises(ValueError, match=r"^GELU: approximate must be 'none' or 'tanh'"):
+        mg.nn.GELU("fast")

@@ -39,7 +39,7 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
     for epoch in range(1, epochs + 1):
         total = 0.0
         for xb, yb in loader:
-            logp = mg.log_softmax(logits(xb), axis=1)
+            logp = mg.log_softmax(logits(xb), dim=1)
             loss = -logp[np.arange(len(yb)), yb].mean()
             for p in params:
                 p.grad = None

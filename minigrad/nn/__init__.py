@@ -16,6 +16,8 @@ generator layers draw from (reseeded by :func:`manual_seed`), ``utils`` gradient
 """
 
 from . import functional, init, utils
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus
+from .conv import Conv1d
 from .init import manual_seed
 from .layers import (
     Dropout,
@@ -35,5 +37,6 @@ from .utils import clip_grad_norm_, clip_grad_value_
 __all__ = [
     "Module", "Parameter", "Linear", "Embedding", "Dropout", "LayerNorm", "Flatten", "Identity",
     "ReLU", "Tanh", "Sigmoid", "Sequential", "functional", "init", "utils", "manual_seed",
-    "clip_grad_norm_", "clip_grad_value_",
+    "clip_grad_norm_", "clip_grad_value_", "Conv1d", "GELU", "SiLU", "LeakyReLU", "ELU",
+    "Softplus", "Softmax", "LogSoftmax",
 ]

@@ -8,6 +8,7 @@ weights when given), as in PyTorch; it is nan when every target is ignored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,8 +23,9 @@ from .losses import cross_entropy_primitive, softplus_primitive
 
 __all__ = [
     "linear", "embedding", "dropout", "layer_norm", "softplus", "relu", "tanh", "sigmoid",
-    "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss",
-    "binary_cross_entropy_with_logits",
+    "softmax", "log_softmax", "gelu", "silu", "leaky_relu", "elu", "one_hot", "normalize",
+    "cosine_similarity", "pad", "conv1d", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
+    "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -39,7 +41,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not end in in_features = "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
-    y = ops.matmul(x, ops.transpose(weight))
+    y = ops.matmul(x, ops.t(weight))
     return y if bias is None else y + bias
 
 
@@ -62,7 +64,7 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
             raise ValueError(f"embedding: padding_idx must be an integer in [{-n}, {n - 1}] for "
                              f"{n} embeddings, got {padding_idx!r}")
         padding_idx = int(padding_idx) % n  # -1 is the last row, as in PyTorch
-    out = ops.gather(weight, idx, axis=0)
+    out = ops.getitem(weight, idx)
     if padding_idx is not None and out.requires_grad:
         keep = np.expand_dims(idx != padding_idx, -1)
         out = ops.where(keep, out, Tensor(out.data))  # same values; no gradient at padding
@@ -118,9 +120,180 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
     return y
 
 
-def softplus(x: Any) -> Tensor:
-    """``log(1 + exp(x))``, computed stably; its derivative is ``sigmoid(x)``."""
-    return softplus_primitive(lift(x))
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta x)) / beta``, computed stably; ``x`` itself where ``beta x >
+    threshold`` (as PyTorch). Its derivative is ``sigmoid(beta x)`` (1 past the threshold)."""
+    x = lift(input)
+    if beta == 1.0:
+        soft = softplus_primitive(x)
+    else:
+        soft = softplus_primitive(x * beta) * (1.0 / beta)
+    return ops.where((x * beta).data > threshold, x, soft)
+
+
+def gelu(input: Any, approximate: str = "none") -> Tensor:
+    """``x Phi(x)`` with Phi the standard normal CDF: ``0.5 x (1 + erf(x / sqrt 2))``; with
+    ``approximate='tanh'``, ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+    x = lift(input)
+    if approximate == "none":
+        return x * 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        return x * 0.5 * (1 + tanh((x + 0.044715 * x * x * x) * math.sqrt(2 / math.pi)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Any) -> Tensor:
+    """``x sigmoid(x)`` (swish)."""
+    x = lift(input)
+    return x * sigmoid(x)
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, ``negative_slope x`` elsewhere (the slope's side at 0, as
+    PyTorch)."""
+    x = lift(input)
+    return ops.where(x.data > 0, x, x * negative_slope)
+
+
+def elu(input: Any, alpha: float = 1.0) -> Tensor:
+    """``x`` where ``x > 0``, ``alpha (exp(x) - 1)`` elsewhere."""
+    # NOTE: expm1 of the negative part only: exp of a large positive x would overflow in the
+    # branch where() drops, and its derivative (0 * inf) would be nan.
+    x = lift(input)
+    pos = x.data > 0
+    return ops.where(pos, x, ops.expm1(ops.where(pos, 0, x)) * alpha)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows for integer labels: shape ``tensor.shape + (num_classes,)``;
+    ``num_classes=-1`` means the largest label + 1."""
+    t = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers (int64), got dtype {t.dtype}")
+    if t.size and t.min() < 0:
+        raise ValueError(f"one_hot: labels must be >= 0, got {int(t.min())}")
+    n = (int(t.max()) + 1 if t.size else 0) if num_classes == -1 else int(num_classes)
+    if t.size and t.max() >= n:
+        raise ValueError(f"one_hot: label {int(t.max())} is out of range for num_classes={n}")
+    return Tensor((t[..., None] == np.arange(n)).astype(np.int64))
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``x / max(||x||_p, eps)`` along ``dim``."""
+    x = lift(input)
+    return x / ops.clamp(ops.norm(x, p, dim, keepdim=True), min=eps)
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``sum(x1 x2) / (max(||x1||, eps) max(||x2||, eps))`` along ``dim`` (inputs broadcast).
+
+    As in PyTorch, each input is divided by its own norm first (the result stays in [-1, 1]),
+    and the ``eps`` floor is a constant shift: the gradient is that of the unclamped norm.
+    """
+    a, b = lift(x1), lift(x2)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)
+
+    def unit(v: Tensor) -> Tensor:
+        n = ops.norm(v, 2, dim, keepdim=True)
+        return v / (n + Tensor(np.maximum(n.data, eps) - n.data))
+
+    return ops.sum(unit(a) * unit(b), dim)
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None
+        ) -> Tensor:
+    """PyTorch's padding: ``pad = (left, right)`` for the last dim, then ``(top, bottom)`` for
+    the one before, and so on. Negative amounts crop. ``mode`` is ``'constant'`` (``value``,
+    default 0), ``'reflect'``, ``'replicate'`` or ``'circular'``."""
+    x = lift(input)
+    pad = tuple(int(v) for v in pad)
+    if len(pad) % 2 or len(pad) > 2 * x.ndim:
+        raise ValueError(f"pad: the pad tuple must have an even length of at most "
+                         f"2 * rank = {2 * x.ndim}, got {len(pad)} values")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        grow = [(max(a, 0), max(b, 0)) for a, b in widths]
+        out = ops.pad(x, grow, 0.0 if value is None else value) if any(map(any, grow)) else x
+        cut = tuple(slice(-min(a, 0), out.shape[d] + min(b, 0))
+                    for d, (a, b) in enumerate(widths))
+        return out[cut] if any(a < 0 or b < 0 for a, b in widths) else out
+    numpy_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
+    if numpy_mode is None:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', "
+                         f"got {mode!r}")
+    if value is not None:
+        raise ValueError(f"pad: value is only for mode 'constant', got mode {mode!r}")
+    for d, (a, b) in enumerate(widths):
+        if a or b:
+            n = x.shape[d]
+            if min(a, b) < 0 or (mode == "reflect" and max(a, b) >= n) or max(a, b) > n:
+                raise ValueError(f"pad: padding ({a}, {b}) is out of range for dim {d} of "
+                                 f"size {n} in mode {mode!r}")
+            idx = np.pad(np.arange(n), (a, b), mode=numpy_mode)  # type: ignore[call-overload]
+            x = ops.index_select(x, d, idx)
+    return x
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: int = 1, padding: Any = 0,
+           dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation, as PyTorch) over the last dim.
+
+    Shapes: input ``(N, C_in, L)`` (or ``(C_in, L)``), weight ``(C_out, C_in / groups, K)``,
+    bias ``(C_out,)``; the result is ``(N, C_out, L_out)`` with
+    ``L_out = (L + 2 padding - dilation (K - 1) - 1) // stride + 1``:
+
+        out[n, o, l] = bias[o] + sum_{c, k} weight[o, c, k] x[n, g(o) C_in/groups + c, l stride
+                                                               + k dilation]
+
+    ``padding`` is an int, ``'valid'`` (0) or ``'same'`` (stride 1; the extra zero, if any, on
+    the right). The windows are gathered by indexing and contracted with one einsum, so the
+    gradient comes from those two primitives.
+    """
+    x, w = lift(input), lift(weight)
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = ops.unsqueeze(x, 0)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"conv1d: expects input (N, C_in, L) or (C_in, L) and weight "
+                         f"(C_out, C_in / groups, K), got shapes {lift(input).shape} and "
+                         f"{w.shape}")
+    n, c_in, length = x.shape
+    c_out, c_per, k = w.shape
+    for name, v in (("stride", stride), ("dilation", dilation), ("groups", groups)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"conv1d: {name} must be a positive int, got {v!r}")
+    if c_in % groups or c_out % groups or c_in // groups != c_per:
+        raise ValueError(f"conv1d: input has {c_in} channels and weight shape {w.shape} with "
+                         f"groups={groups}: expected C_in / groups = {c_per} and C_out "
+                         "divisible by groups")
+    span = dilation * (k - 1)
+    if padding == "valid":
+        left = right = 0
+    elif padding == "same":
+        if stride != 1:
+            raise ValueError("conv1d: padding='same' needs stride 1")
+        left, right = span // 2, span - span // 2
+    elif isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+        left = right = padding
+    else:
+        raise ValueError(f"conv1d: padding must be an int >= 0, 'valid' or 'same', got "
+                         f"{padding!r}")
+    if left or right:
+        x = ops.pad(x, [(0, 0), (0, 0), (left, right)])
+    l_out = (length + left + right - span - 1) // stride + 1
+    if l_out < 1:
+        raise ValueError(f"conv1d: input length {length} (padded {length + left + right}) is "
+                         f"shorter than the kernel's span {span + 1}")
+    pos = np.arange(k)[:, None] * dilation + np.arange(l_out)[None, :] * stride  # (K, L_out)
+    cols = ops.reshape(x[..., pos], (n, groups, c_per, k, l_out))
+    wg = ops.reshape(w, (groups, c_out // groups, c_per, k))
+    out = ops.reshape(ops.einsum("ngckl,gock->ngol", cols, wg), (n, c_out, l_out))
+    if bias is not None:
+        out = out + ops.reshape(lift(bias), (c_out, 1))
+    return ops.squeeze(out, 0) if unbatched else out
 
 
 # ---- losses --------------------------------------------------------------------------------
@@ -191,7 +364,7 @@ def _weighted_reduce(loss: Tensor, t: np.ndarray, weight: Any, ignore_index: int
         if weight.shape != (n_classes,):
             raise ValueError(f"{who}: weight must have shape ({n_classes},) (one per class), "
                              f"got {weight.shape}")
-        w = ops.where(valid, ops.gather(weight, np.where(valid, t, 0)), 0)
+        w = ops.where(valid, ops.getitem(weight, np.where(valid, t, 0)), 0)
         loss = loss * w
     if reduction == "none":
         return ops.reshape(loss, ()) if unbatched else loss
@@ -204,11 +377,12 @@ def _weighted_reduce(loss: Tensor, t: np.ndarray, weight: Any, ignore_index: int
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
-    """Cross-entropy of logits ``input`` against integer class labels ``target``.
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` against class labels (or class probabilities)
+    ``target``.
 
     ``input`` has shape ``(N, C)`` or ``(N, C, d1, ..., dk)`` (or ``(C,)`` for one sample) and
-    ``target`` shape ``(N,)`` or ``(N, d1, ..., dk)`` (or ``()``). Per position,
+    integer ``target`` shape ``(N,)`` or ``(N, d1, ..., dk)`` (or ``()``). Per position,
 
         loss = -w[t] * log softmax(x)[t] = w[t] * (log sum_c exp(x_c) - x_t),
 
@@ -218,13 +392,70 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     ``softmax(x) - onehot(t)``, finite for any finite logits (see
     :mod:`minigrad.nn.losses`); it can be differentiated again.
 
+    ``label_smoothing`` = e mixes in the uniform distribution, as PyTorch:
+    ``(1 - e) loss + e / C * sum_c -w_c log softmax(x)_c`` (0 at ignored positions; the mean
+    divides both parts by the same total). A floating ``target`` of the input's shape holds
+    class probabilities: ``loss = -sum_c w_c target_c log softmax(x)_c``, its mean over
+    positions.
+
     A label outside ``[0, C)`` other than ``ignore_index`` raises IndexError naming it.
     """
     _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t_arr.dtype.kind == "f":
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     x, t, unbatched = _class_inputs(input, target, ignore_index, "cross_entropy")
     loss = cross_entropy_primitive(x, Tensor(t), ignore_index=int(ignore_index))
-    return _weighted_reduce(loss, t, weight, ignore_index, reduction, unbatched,
-                            "cross_entropy", x.shape[1])
+    nll = _weighted_reduce(loss, t, weight, ignore_index, reduction, unbatched,
+                           "cross_entropy", x.shape[1])
+    if label_smoothing == 0.0:
+        return nll
+    n_classes = x.shape[1]
+    logp = log_softmax(x, 1)
+    if weight is not None:
+        logp = logp * ops.reshape(_like(weight, x.dtype), (1, n_classes) + (1,) * (x.ndim - 2))
+    valid = t != ignore_index
+    smooth = ops.where(valid, -ops.sum(logp, 1), 0)
+    if reduction == "none":
+        smooth = ops.reshape(smooth, ()) if unbatched else smooth
+    elif reduction == "sum":
+        smooth = ops.sum(smooth)
+    elif not valid.any():
+        smooth = ops.sum(smooth) * np.asarray(np.nan, dtype=x.dtype)
+    elif weight is not None:
+        smooth = ops.sum(smooth) / ops.sum(_like(weight, x.dtype)[t[valid]])
+    else:
+        smooth = ops.sum(smooth) / int(valid.sum())
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def _cross_entropy_probs(input: Any, target: Any, weight: Any, reduction: str,
+                         label_smoothing: float) -> Tensor:
+    x = _float_input(input, "cross_entropy")
+    y = _like(target, x.dtype)
+    if x.shape != y.shape or x.ndim == 0:
+        raise TypeError(f"cross_entropy: target must hold integer class labels, or class "
+                        f"probabilities of the input's shape {x.shape}; got dtype {y.dtype} and "
+                        f"shape {y.shape}")
+    cdim = 0 if x.ndim == 1 else 1
+    n_classes = x.shape[cdim]
+    if label_smoothing:
+        y = y * (1 - label_smoothing) + label_smoothing / n_classes
+    terms = log_softmax(x, cdim) * y
+    if weight is not None:
+        w = _like(weight, x.dtype)
+        if w.shape != (n_classes,):
+            raise ValueError(f"cross_entropy: weight must have shape ({n_classes},), got "
+                             f"{w.shape}")
+        terms = terms * ops.reshape(w, (n_classes,) + (1,) * (x.ndim - cdim - 1))
+    loss = -ops.sum(terms, cdim)
+    if reduction == "mean":
+        return ops.sum(loss) / max(x.size // max(n_classes, 1), 1) if x.size else \
+            ops.sum(loss) * np.asarray(np.nan, dtype=x.dtype)
+    return _reduce(loss, reduction)
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -232,7 +463,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     """Negative log-likelihood of log-probabilities ``input`` (shapes as :func:`cross_entropy`):
     ``loss = -w[t] * input[t]`` per position, 0 where ``t == ignore_index``.
 
-    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x, axis=1), t)``.
+    ``cross_entropy(x, t)`` equals ``nll_loss(log_softmax(x, dim=1), t)``.
     """
     _check_reduction(reduction, "nll_loss")
     x, t, unbatched = _class_inputs(input, target, ignore_index, "nll_loss")
@@ -240,7 +471,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     classes = np.arange(n_classes).reshape((1, n_classes) + (1,) * (x.ndim - 2))
     pick = (np.expand_dims(t, 1) == classes) & np.expand_dims(t != ignore_index, 1)
     # where(), not x * onehot: a -inf log-probability of another class must not give 0 * inf
-    loss = -ops.sum(ops.where(pick, x, 0), axis=1)
+    loss = -ops.sum(ops.where(pick, x, 0), dim=1)
     return _weighted_reduce(loss, t, weight, ignore_index, reduction, unbatched, "nll_loss",
                             n_classes)
 
@@ -258,6 +489,57 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _same_shape(x, y, "mse_loss", "input", "target")
     d = x - y
     return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Absolute error ``|input - target|``, reduced. The shapes must be equal."""
+    _check_reduction(reduction, "l1_loss")
+    x = _float_input(input, "l1_loss")
+    y = _like(target, x.dtype)
+    _same_shape(x, y, "l1_loss", "input", "target")
+    return _reduce(ops.abs(x - y), reduction)
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0
+                   ) -> Tensor:
+    """Huber-like: ``0.5 d^2 / beta`` where ``|d| < beta``, ``|d| - 0.5 beta`` elsewhere
+    (``d = input - target``; ``beta = 0`` is the L1 loss)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    x = _float_input(input, "smooth_l1_loss")
+    y = _like(target, x.dtype)
+    _same_shape(x, y, "smooth_l1_loss", "input", "target")
+    d = x - y
+    a = ops.abs(d)
+    if beta == 0:
+        return _reduce(a, reduction)
+    return _reduce(ops.where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+                         ) -> Tensor:
+    """``-w (y log p + (1 - y) log(1 - p))`` for probabilities ``p`` in [0, 1].
+
+    NOTE: each log is floored at -100, as in PyTorch, so p = 0 or 1 gives a finite loss. For
+    logits, :func:`binary_cross_entropy_with_logits` is exact and stable; prefer it.
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    p = _float_input(input, "binary_cross_entropy")
+    y = _like(target, p.dtype)
+    _same_shape(p, y, "binary_cross_entropy", "input", "target")
+    if p.size and (np.min(p.data) < 0 or np.max(p.data) > 1):
+        raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], got "
+                         f"values in [{np.min(p.data):g}, {np.max(p.data):g}]")
+
+    def safe_log(v: Tensor) -> Tensor:  # log(0) = -inf is floored at -100 with no warning
+        pos = v.data > 0
+        return ops.where(pos, ops.clamp(ops.log(ops.where(pos, v, 1)), min=-100), -100)
+
+    loss = -(y * safe_log(p) + (1 - y) * safe_log(1 - p))
+    if weight is not None:
+        loss = loss * _like(weight, p.dtype)
+    return _reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,

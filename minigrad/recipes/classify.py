@@ -79,7 +79,7 @@ class Classifier(nn.Module):
         else:
             valid = np.arange(out.shape[1])[None, :] < lengths[:, None]          # (B, T)
             mask = valid[:, :, None].astype(out.dtype)
-            summary = (out * mask).sum(axis=1) / lengths[:, None].astype(out.dtype)
+            summary = (out * mask).sum(dim=1) / lengths[:, None].astype(out.dtype)
         return self.head(summary)
 
     def extra_repr(self) -> str:

@@ -62,3 +62,26 @@ def arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], *,
     if margin:
         return base.map(lambda a: _away_from_zero(a, margin).astype(dtype))
     return base
+
+
+def dims(rank: int, *, allow_none: bool = True, multiple: bool = True
+         ) -> st.SearchStrategy[Any]:
+    """A ``dim`` argument for a tensor of ``rank``: an int in ``[-rank, rank - 1]`` (negative dims
+    included; ``-1`` or ``0`` for a 0-d tensor), None (every dim) when ``allow_none``, and a tuple
+    of distinct dims (in any order, some negative) when ``multiple``."""
+    n = max(rank, 1)
+    options: list[st.SearchStrategy[Any]] = [st.integers(-n, n - 1)]
+    if allow_none:
+        options.append(st.none())
+    if multiple and rank:
+        options.append(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True)
+                       .flatmap(lambda ds: st.tuples(*(st.sampled_from([d, d - rank])
+                                                       for d in ds))))
+    return st.one_of(*options)
+
+
+def index_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], size: int, *,
+                 negative: bool = True) -> st.SearchStrategy[np.ndarray]:
+    """int64 arrays of ``shape`` holding valid indices into a dim of ``size`` (``size >= 1``),
+    negative ones (counting from the end) included when ``negative``."""
+    return hnp.arrays(np.int64, shape, elements=st.integers(-size if negative else 0, size - 1))
