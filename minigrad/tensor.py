@@ -204,10 +204,6 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
-    def clone(self) -> Tensor:
-        """A copy in new memory, on the graph (the gradient passes through unchanged)."""
-        return _apply(P.mul, (self, True if self.data.dtype.kind == "b" else 1), _NO_PARAMS)
-
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor(self.data)

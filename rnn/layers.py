@@ -481,6 +481,7 @@ class _RecurrentLayer(Module):
             super().__setattr__(name, value)
             return
         old = self._parameters[name]
+        assert old is not None  # a recurrent layer's own parameters are never None
         if not isinstance(value, Parameter):
             raise TypeError(f"{self._name}: cannot assign {type(value).__name__} as parameter "
                             f"{name!r} (a minigrad.nn.Parameter is expected)")

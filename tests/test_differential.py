@@ -256,7 +256,7 @@ def _run(family: str, data: st.DataObject) -> None:
 
 @pytest.mark.parametrize("family", [
     "elementwise", "reductions", "views", "matmul",
-    pytest.param("permute", marks=_PERMUTE_BUG), "all",
+    "permute", "all",
 ])
 @settings(max_examples=40)
 @given(data=st.data())
