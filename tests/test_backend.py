@@ -1,4 +1,4 @@
-"""Tests for minigrad.backend: the GEMM binding and its fallback, BLAS threads, run_pair, the
+"""Tests for rnn.backend: the GEMM binding and its fallback, BLAS threads, run_parts, the
 activation helpers, and that importing the package compiles nothing."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigrad import backend
-from minigrad.backend import (
+from rnn import backend
+from rnn.backend import (
     HAVE_CBLAS,
     KERNEL_OPTIONS,
     SERIAL_GEMM_MNK,
@@ -165,7 +165,7 @@ def test_fallback_selected_when_cblas_disabled() -> None:
     out = _run_python(
         """
         import numpy as np
-        from minigrad import backend
+        from rnn import backend
         assert not backend.HAVE_CBLAS
         assert backend.gemm is backend.gemm_loop
         assert backend.KERNEL_OPTIONS["cache"] is False
@@ -197,7 +197,7 @@ def test_import_compiles_nothing() -> None:
         """
         import time
         t0 = time.perf_counter()
-        import minigrad.backend
+        import rnn.backend
         import rnn.fused
         elapsed = time.perf_counter() - t0
         import sys
@@ -229,7 +229,7 @@ def test_kernel_options_are_what_kernel_uses() -> None:
     for key in ("nogil", "error_model", "boundscheck"):
         assert opts[key] == KERNEL_OPTIONS[key]
     assert set(opts["fastmath"]) == set(KERNEL_OPTIONS["fastmath"])
-    # caching is on exactly when the OpenBLAS binding is (see minigrad.backend.jit)
+    # caching is on exactly when the OpenBLAS binding is (see rnn.backend.jit)
     cached = type(dispatcher._cache).__name__ != "NullCache"
     assert cached == KERNEL_OPTIONS["cache"] == HAVE_CBLAS
 
@@ -258,7 +258,7 @@ def test_gemm_serial_blocks_large_products(dt, m, k, n) -> None:  # type: ignore
 def test_serial_blocks_stay_under_openblas_single_thread_threshold(m: int, n: int,
                                                                    k: int) -> None:
     """Every block gemm_serial hands OpenBLAS is one it computes on the calling thread."""
-    from minigrad.backend.blas import serial_blocks
+    from rnn.backend.blas import serial_blocks
 
     mc, nc, kc = serial_blocks(m, n, k)
     assert 1 <= mc <= m and 1 <= nc <= n and 1 <= kc <= k
@@ -351,7 +351,7 @@ def test_run_parts_survives_failing_parts() -> None:
     """A failing part: every other part still runs to completion, the first failure (in part
     order) is raised with the others as notes, no thread hangs or leaks, and the team works
     afterwards."""
-    from minigrad.backend.threads import helper_count
+    from rnn.backend.threads import helper_count
 
     done: list[str] = []
 

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import rnn
-from minigrad import Tensor, backend
+from minigrad import Tensor
 from minigrad.testing import gradcheck
+from rnn import backend
 
 pytestmark = pytest.mark.skipif(not rnn.fused_available(), reason="fused kernels unavailable")
 
@@ -245,7 +246,8 @@ def test_no_grad_records_nothing_and_gives_the_same_output() -> None:
 FIRST_CALL = textwrap.dedent("""
     import numpy as np
     import rnn
-    from minigrad import Tensor, backend
+    from minigrad import Tensor
+    from rnn import backend
     from rnn.fused import lstm
     layer = rnn.LSTM(8, 16, impl="fused")
     out, (h, c) = layer(Tensor(np.ones((4, 2, 8), np.float32), requires_grad=True))

@@ -271,7 +271,7 @@ def serial_blocks(m, n, k):  # type: ignore[no-untyped-def]
     return mc, nc, kc
 
 
-# NOTE: cached only with the binding (like :func:`minigrad.backend.jit.kernel`): a cache file
+# NOTE: cached only with the binding (like :func:`rnn.backend.jit.kernel`): a cache file
 # compiled against the cblas symbols would fail to load where they are missing.
 @numba.njit(cache=HAVE_CBLAS, nogil=True)
 def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untyped-def]
