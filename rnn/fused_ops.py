@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -296,15 +297,22 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
     return (dx, *(np.stack(s) for s in d_states0), *d_weights)
 
 
+class _LayerPrimitive(Primitive):
+    """A fused layer primitive. It pickles by name, as the module-level object it is (its
+    ``reference`` and ``jvp`` are closures, and a second primitive of one name cannot exist), so a
+    :class:`FusedLayer` that holds one pickles too."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return self.name  # pickle stores ``rnn.fused_ops.<name>`` and loads that object
+
+
 def _primitive(name: str, kind: _Kind) -> Primitive:
-    def forward(*args: np.ndarray, **params: Any) -> Any:
-        return _layer_forward(kind, *args, **params)
-
-    def backward(*args: Any, **params: Any) -> Any:
-        return _layer_backward(kind, *args, **params)
-
-    prim = Primitive(name, forward, n_out=1 + kind.n_states, fused=True, has_aux=True)
-    prim.defvjp(backward)
+    # module-level functions bound with partial, never local closures: they pickle
+    prim = _LayerPrimitive(name, partial(_layer_forward, kind), n_out=1 + kind.n_states,
+                           fused=True, has_aux=True)
+    prim.defvjp(partial(_layer_backward, kind))
     return prim
 
 
