@@ -121,6 +121,10 @@ def test_gemm_beta_zero_ignores_nan_and_k_zero_scales(fn, dt):  # type: ignore[n
     np.testing.assert_array_equal(c2, np.full((2, 2), 2.0, dt))
     fn(False, False, 1.0, np.ones((2, 0), dt), np.ones((0, 2), dt), 0.0, c2)
     np.testing.assert_array_equal(c2, np.zeros((2, 2), dt))
+    # K = 0 and beta = 0: C's old contents, NaN included, are ignored
+    c3 = np.full((2, 2), np.nan, dt)
+    fn(False, False, 1.0, np.ones((2, 0), dt), np.ones((0, 2), dt), 0.0, c3)
+    np.testing.assert_array_equal(c3, np.zeros((2, 2), dt))
 
 
 def test_gemm_callable_from_a_kernel_and_selected_by_flag() -> None:
@@ -464,3 +468,36 @@ def test_activations_float64_match_numpy() -> None:
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-15, atol=0)
     np.testing.assert_allclose(s, 0.5 + 0.5 * np.tanh(0.5 * x), rtol=1e-15, atol=1e-16)
     assert np.signbit(t[x == 0]).sum() == 0  # tanh(+0) = +0
+
+
+@pytest.mark.skipif(not HAVE_CBLAS, reason="needs numpy's bundled OpenBLAS")
+def test_gemm_serial_compiles_one_gemm_per_dtype_and_operand_mutability(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Cold compile time: whatever layouts and flags gemm_serial's callers pass (a kernel's
+    literal False, C and 'A' slices, a read-only weight from Python), the GEMM under it is
+    compiled for 'A'-layout blocks and plain bool flags only."""
+    out = _run_python(
+        """
+        import numba, numpy as np
+        from numba import types
+        from rnn.backend.blas import gemm_cblas, gemm_serial, matmul_serial
+
+        @numba.njit
+        def in_kernel(h, w, out):
+            gemm_serial(False, False, 1.0, h[0:2], w, 0.0, out)           # C slices
+            gemm_serial(False, False, 1.0, h[:, 1:], w[1:], 0.0, out)     # 'A' slices
+
+        h = np.ones((3, 4)); w = np.ones((4, 5)); out = np.zeros((2, 5))
+        in_kernel(h, w, out)
+        ro = np.ones((5, 4)); ro.flags.writeable = False
+        matmul_serial(h, ro, trans_b=True)
+        matmul_serial(h[:, 1:], np.ones((3, 2)))
+        assert len(gemm_serial.signatures) >= 4, gemm_serial.signatures
+        for sig in gemm_cblas.signatures:
+            assert sig[0] == sig[1] == types.boolean, sig
+            assert all(t.layout == "A" for t in sig if isinstance(t, types.Array)), sig
+        assert len(gemm_cblas.signatures) == 2, gemm_cblas.signatures  # b writable, read-only
+        print("ok")
+        """,
+        NUMBA_CACHE_DIR=str(tmp_path),
+    )
+    assert out.strip().endswith("ok")
