@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import get_num_threads, set_num_threads
-from minigrad.backend import get_blas_threads, set_blas_threads
+from rnn.backend import get_blas_threads, set_blas_threads
 
 from . import bench_engine, bench_rnn
 

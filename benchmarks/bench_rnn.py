@@ -42,7 +42,7 @@ import numpy as np
 
 import rnn
 from minigrad import Tensor, get_num_threads, no_grad, set_num_threads
-from minigrad.backend import get_blas_threads, set_blas_threads
+from rnn.backend import get_blas_threads, set_blas_threads
 
 SIZES = {"small": (16, 32, 32, 64), "medium": (32, 64, 128, 256), "large": (64, 128, 256, 512)}
 TOPOLOGIES = {"1": dict(num_layers=1, bidirectional=False),

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from minigrad.backend import HAVE_CBLAS, gemm_cblas, gemm_serial, get_blas_threads, set_blas_threads
+from rnn.backend import HAVE_CBLAS, gemm_cblas, gemm_serial, get_blas_threads, set_blas_threads
 
 #: (M, K, N): batch rows x hidden -> gates, the shapes of the recurrent GEMM per step
 SHAPES = [(16, 64, 256), (16, 256, 1024), (32, 256, 1024), (8, 512, 2048), (32, 512, 2048),

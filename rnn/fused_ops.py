@@ -23,10 +23,10 @@ are sums over all (t, b), so their order never matters.
 Threads (:func:`minigrad.set_num_threads`): the recurrences of one layer call are independent
 (each direction; and the rows of a batch never interact), so :func:`plan` cuts the call into up
 to ``get_num_threads()`` parts, a pure function of the shapes and that setting, and a persistent
-team (:func:`minigrad.backend.run_parts`) runs the parts at once. Each part does all its own
+team (:func:`rnn.backend.run_parts`) runs the parts at once. Each part does all its own
 work, the large GEMMs above included (its rows' share of each); the caller joins the rows and
 adds the parts' weight gradients in a fixed order. Every GEMM runs on its own thread alone
-(:func:`minigrad.backend.gemm_serial`): nothing process-wide is changed, and numpy's BLAS pool
+(:func:`rnn.backend.gemm_serial`): nothing process-wide is changed, and numpy's BLAS pool
 is never woken to spin beside the team. A given thread setting gives bitwise-identical results
 on a quiet or a busy machine; two settings may differ in the last bits.
 
@@ -42,12 +42,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from minigrad import Primitive, Tensor, get_num_threads, stack
-from minigrad.backend import matmul_serial, run_parts
+from rnn.backend import matmul_serial, run_parts
 from rnn.fused.elman import rnn_backward, rnn_forward
 from rnn.fused.gru import gru_backward, gru_forward
 from rnn.fused.lstm import lstm_backward, lstm_forward
@@ -296,15 +297,22 @@ def _layer_backward(kind: _Kind, xp: Any, grads: tuple[np.ndarray, ...], ans: An
     return (dx, *(np.stack(s) for s in d_states0), *d_weights)
 
 
+class _LayerPrimitive(Primitive):
+    """A fused layer primitive. It pickles by name, as the module-level object it is (its
+    ``reference`` and ``jvp`` are closures, and a second primitive of one name cannot exist), so a
+    :class:`FusedLayer` that holds one pickles too."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return self.name  # pickle stores ``rnn.fused_ops.<name>`` and loads that object
+
+
 def _primitive(name: str, kind: _Kind) -> Primitive:
-    def forward(*args: np.ndarray, **params: Any) -> Any:
-        return _layer_forward(kind, *args, **params)
-
-    def backward(*args: Any, **params: Any) -> Any:
-        return _layer_backward(kind, *args, **params)
-
-    prim = Primitive(name, forward, n_out=1 + kind.n_states, fused=True, has_aux=True)
-    prim.defvjp(backward)
+    # module-level functions bound with partial, never local closures: they pickle
+    prim = _LayerPrimitive(name, partial(_layer_forward, kind), n_out=1 + kind.n_states,
+                           fused=True, has_aux=True)
+    prim.defvjp(partial(_layer_backward, kind))
     return prim
 
 

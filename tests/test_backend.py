@@ -1,4 +1,4 @@
-"""Tests for minigrad.backend: the GEMM binding and its fallback, BLAS threads, run_pair, the
+"""Tests for rnn.backend: the GEMM binding and its fallback, BLAS threads, run_parts, the
 activation helpers, and that importing the package compiles nothing."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigrad import backend
-from minigrad.backend import (
+from rnn import backend
+from rnn.backend import (
     HAVE_CBLAS,
     KERNEL_OPTIONS,
     SERIAL_GEMM_MNK,
@@ -121,6 +121,10 @@ def test_gemm_beta_zero_ignores_nan_and_k_zero_scales(fn, dt):  # type: ignore[n
     np.testing.assert_array_equal(c2, np.full((2, 2), 2.0, dt))
     fn(False, False, 1.0, np.ones((2, 0), dt), np.ones((0, 2), dt), 0.0, c2)
     np.testing.assert_array_equal(c2, np.zeros((2, 2), dt))
+    # K = 0 and beta = 0: C's old contents, NaN included, are ignored
+    c3 = np.full((2, 2), np.nan, dt)
+    fn(False, False, 1.0, np.ones((2, 0), dt), np.ones((0, 2), dt), 0.0, c3)
+    np.testing.assert_array_equal(c3, np.zeros((2, 2), dt))
 
 
 def test_gemm_callable_from_a_kernel_and_selected_by_flag() -> None:
@@ -165,7 +169,7 @@ def test_fallback_selected_when_cblas_disabled() -> None:
     out = _run_python(
         """
         import numpy as np
-        from minigrad import backend
+        from rnn import backend
         assert not backend.HAVE_CBLAS
         assert backend.gemm is backend.gemm_loop
         assert backend.KERNEL_OPTIONS["cache"] is False
@@ -197,7 +201,7 @@ def test_import_compiles_nothing() -> None:
         """
         import time
         t0 = time.perf_counter()
-        import minigrad.backend
+        import rnn.backend
         import rnn.fused
         elapsed = time.perf_counter() - t0
         import sys
@@ -229,7 +233,7 @@ def test_kernel_options_are_what_kernel_uses() -> None:
     for key in ("nogil", "error_model", "boundscheck"):
         assert opts[key] == KERNEL_OPTIONS[key]
     assert set(opts["fastmath"]) == set(KERNEL_OPTIONS["fastmath"])
-    # caching is on exactly when the OpenBLAS binding is (see minigrad.backend.jit)
+    # caching is on exactly when the OpenBLAS binding is (see rnn.backend.jit)
     cached = type(dispatcher._cache).__name__ != "NullCache"
     assert cached == KERNEL_OPTIONS["cache"] == HAVE_CBLAS
 
@@ -258,7 +262,7 @@ def test_gemm_serial_blocks_large_products(dt, m, k, n) -> None:  # type: ignore
 def test_serial_blocks_stay_under_openblas_single_thread_threshold(m: int, n: int,
                                                                    k: int) -> None:
     """Every block gemm_serial hands OpenBLAS is one it computes on the calling thread."""
-    from minigrad.backend.blas import serial_blocks
+    from rnn.backend.blas import serial_blocks
 
     mc, nc, kc = serial_blocks(m, n, k)
     assert 1 <= mc <= m and 1 <= nc <= n and 1 <= kc <= k
@@ -351,7 +355,7 @@ def test_run_parts_survives_failing_parts() -> None:
     """A failing part: every other part still runs to completion, the first failure (in part
     order) is raised with the others as notes, no thread hangs or leaks, and the team works
     afterwards."""
-    from minigrad.backend.threads import helper_count
+    from rnn.backend.threads import helper_count
 
     done: list[str] = []
 
@@ -464,3 +468,36 @@ def test_activations_float64_match_numpy() -> None:
     np.testing.assert_allclose(t, np.tanh(x), rtol=1e-15, atol=0)
     np.testing.assert_allclose(s, 0.5 + 0.5 * np.tanh(0.5 * x), rtol=1e-15, atol=1e-16)
     assert np.signbit(t[x == 0]).sum() == 0  # tanh(+0) = +0
+
+
+@pytest.mark.skipif(not HAVE_CBLAS, reason="needs numpy's bundled OpenBLAS")
+def test_gemm_serial_compiles_one_gemm_per_dtype_and_operand_mutability(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Cold compile time: whatever layouts and flags gemm_serial's callers pass (a kernel's
+    literal False, C and 'A' slices, a read-only weight from Python), the GEMM under it is
+    compiled for 'A'-layout blocks and plain bool flags only."""
+    out = _run_python(
+        """
+        import numba, numpy as np
+        from numba import types
+        from rnn.backend.blas import gemm_cblas, gemm_serial, matmul_serial
+
+        @numba.njit
+        def in_kernel(h, w, out):
+            gemm_serial(False, False, 1.0, h[0:2], w, 0.0, out)           # C slices
+            gemm_serial(False, False, 1.0, h[:, 1:], w[1:], 0.0, out)     # 'A' slices
+
+        h = np.ones((3, 4)); w = np.ones((4, 5)); out = np.zeros((2, 5))
+        in_kernel(h, w, out)
+        ro = np.ones((5, 4)); ro.flags.writeable = False
+        matmul_serial(h, ro, trans_b=True)
+        matmul_serial(h[:, 1:], np.ones((3, 2)))
+        assert len(gemm_serial.signatures) >= 4, gemm_serial.signatures
+        for sig in gemm_cblas.signatures:
+            assert sig[0] == sig[1] == types.boolean, sig
+            assert all(t.layout == "A" for t in sig if isinstance(t, types.Array)), sig
+        assert len(gemm_cblas.signatures) == 2, gemm_cblas.signatures  # b writable, read-only
+        print("ok")
+        """,
+        NUMBA_CACHE_DIR=str(tmp_path),
+    )
+    assert out.strip().endswith("ok")

@@ -525,7 +525,7 @@ def test_argument_errors() -> None:
 def test_concurrent_calls_match_sequential() -> None:
     """Two kernels run at once on two threads (as for a bidirectional layer) give the results
     they give alone."""
-    from minigrad.backend.threads import run_parts
+    from rnn.backend.threads import run_parts
 
     p: dict[str, Any] = {"T": 9, "B": 5, "H": 33, "lengths": np.array([9, 4, 7, 1, 9]),
                          "seed": 8}

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minigrad.backend import run_parts
+from rnn.backend import run_parts
 from rnn.fused.lstm import lstm_backward, lstm_forward
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -425,7 +425,7 @@ def test_fallback_gemm_gives_the_same_lstm(tmp_path: Any) -> None:
         """
         import sys
         import numpy as np
-        from minigrad import backend
+        from rnn import backend
         from rnn.fused.lstm import lstm_backward, lstm_forward
         assert not backend.HAVE_CBLAS and backend.gemm is backend.gemm_loop
         d = np.load(sys.argv[1])

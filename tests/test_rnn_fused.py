@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import rnn
-from minigrad import Tensor, backend
+from minigrad import Tensor
 from minigrad.testing import gradcheck
+from rnn import backend
 
 pytestmark = pytest.mark.skipif(not rnn.fused_available(), reason="fused kernels unavailable")
 
@@ -245,7 +246,8 @@ def test_no_grad_records_nothing_and_gives_the_same_output() -> None:
 FIRST_CALL = textwrap.dedent("""
     import numpy as np
     import rnn
-    from minigrad import Tensor, backend
+    from minigrad import Tensor
+    from rnn import backend
     from rnn.fused import lstm
     layer = rnn.LSTM(8, 16, impl="fused")
     out, (h, c) = layer(Tensor(np.ones((4, 2, 8), np.float32), requires_grad=True))
@@ -266,3 +268,54 @@ def test_a_fresh_process_loads_the_fused_kernels_from_the_cache() -> None:
     counts()  # compiles and writes the cache if it is cold
     hits, misses = counts()
     assert hits >= 2 and misses == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_used_fused_layer_and_its_fused_layer_pickle_and_compute_the_same(kind: str) -> None:
+    import pickle
+
+    import rnn.fused_ops as fo
+
+    cfg = dict(kind=kind, T=4, B=3, I=3, H=4, num_layers=2, bidirectional=True,
+               batch_first=False, bias=True, seed=7)
+    model = build(cfg, np.float64)
+    model.impl = "fused"
+    x = np.random.default_rng(1).standard_normal((4, 3, 3))
+
+    def run(layer: Any, params: list[Any]) -> list[np.ndarray]:
+        for p in params:
+            p.grad = None
+        xt = Tensor(x, requires_grad=True)
+        out, states = layer(xt)
+        finals = list(states) if isinstance(states, tuple | list) else [states]
+        flat = [s for f in finals for s in (f if isinstance(f, tuple) else (f,))]
+        (out.sum() + sum((s * s).sum() for s in flat)).backward()
+        return [out.data, *(s.data for s in flat), xt.grad.data,
+                *(p.grad.data for p in params)]
+
+    before = run(model, list(model.parameters()))  # used: the fused layers are built and ran
+    fused = model._fused_layers()[0]
+    assert isinstance(fused, fo.FusedLayer)
+    layer_before = run(fused, [p for c in fused.cells for p in c.parameters()])
+
+    model2 = pickle.loads(pickle.dumps(model))
+    fused2 = pickle.loads(pickle.dumps(fused))
+    assert fused2._op is fused._op  # the one registered primitive, not a copy
+    assert fused2.cells[0] is not fused.cells[0]
+    for got, want in ((run(model2, list(model2.parameters())), before),
+                      (run(fused2, [p for c in fused2.cells for p in c.parameters()]),
+                       layer_before)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_the_fused_primitives_pickle_as_themselves() -> None:
+    import pickle
+
+    import rnn.fused_ops as fo
+
+    for prim in (fo.rnn_layer, fo.lstm_layer, fo.gru_layer):
+        assert pickle.loads(pickle.dumps(prim)) is prim
+        forward = pickle.loads(pickle.dumps(prim.forward))  # a partial of a module function
+        assert forward.func is prim.forward.func and forward.args == prim.forward.args

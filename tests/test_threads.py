@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 import minigrad as mg
 import rnn
 import rnn.fused_ops as fo
-from minigrad import Tensor, backend
+from minigrad import Tensor
 from minigrad.nn import Parameter
+from rnn import backend
 
 pytestmark = pytest.mark.skipif(not rnn.fused_available(), reason="fused kernels unavailable")
 

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm_serial, matmul_serial
-from minigrad.backend.jit import kernel, tanh_
+from rnn.backend.blas import gemm_serial, matmul_serial
+from rnn.backend.jit import kernel, tanh_
 
 from .checks import as_lengths, check_array, check_out, float_dtype
 

@@ -18,10 +18,10 @@ Variable lengths: for ``t >= lengths[b]`` row ``b`` keeps its state and ``out[t,
 such steps contribute nothing to any gradient. Only forward time order exists here: a reverse
 direction is run by the caller on flipped sequences.
 
-Inside the time loop only the recurrent GEMMs (:func:`minigrad.backend.gemm_serial`: on the
+Inside the time loop only the recurrent GEMMs (:func:`rnn.backend.gemm_serial`: on the
 calling thread alone, never OpenBLAS's pool) and vectorised gate arithmetic run. The weight
 gradient is two large GEMMs over all ``T * B`` rows after the sweep, also on the calling thread
-alone (:func:`minigrad.backend.matmul_serial`). Kernels compile lazily on first use, are cached
+alone (:func:`rnn.backend.matmul_serial`). Kernels compile lazily on first use, are cached
 on disk, and release the GIL.
 """
 
@@ -31,8 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minigrad.backend.blas import gemm_serial, matmul_serial
-from minigrad.backend.jit import kernel, sigmoid_, tanh_
+from rnn.backend.blas import gemm_serial, matmul_serial
+from rnn.backend.jit import kernel, sigmoid_, tanh_
 
 from .checks import as_lengths, check_array, check_out, float_dtype
 

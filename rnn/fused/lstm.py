@@ -26,10 +26,10 @@ Arrays: all float arguments must share one dtype, float32 or float64 (no silent 
 ``TypeError`` names the offender). Inputs that are not C-contiguous or not writeable are copied
 (``np.ascontiguousarray``), so the compiled kernels see exactly one signature per dtype.
 The kernels release the GIL: two calls (e.g. the two directions of a bidirectional layer) can
-run concurrently with :func:`minigrad.backend.run_parts`; so can parts of one batch, which
+run concurrently with :func:`rnn.backend.run_parts`; so can parts of one batch, which
 the fused layers do by their thread setting (:func:`rnn.fused_ops.plan`). Every GEMM inside the
-kernels runs on the calling thread alone (:func:`minigrad.backend.gemm_serial`); the weight
-gradients are large GEMMs after the sweep, the same way (:func:`minigrad.backend.matmul_serial`).
+kernels runs on the calling thread alone (:func:`rnn.backend.gemm_serial`); the weight
+gradients are large GEMMs after the sweep, the same way (:func:`rnn.backend.matmul_serial`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from minigrad.backend import gemm_serial, kernel, matmul_serial, sigmoid_, tanh_
+from rnn.backend import gemm_serial, kernel, matmul_serial, sigmoid_, tanh_
 
 from .checks import as_lengths, check_array, check_out, float_dtype
 

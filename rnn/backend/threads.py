@@ -6,7 +6,7 @@ whole kernel; handing a callable to a waiting one, a fraction of that). The fuse
 recurrent layers hand it the independent recurrences of one layer call (directions, parts of the
 batch). The callables must spend their time in code that releases the GIL (``nogil=True`` Numba
 kernels) for this to pay, and must never touch process-wide settings: the kernels' GEMMs run on
-the calling thread alone (:func:`minigrad.backend.blas.gemm_serial`), so nothing here changes
+the calling thread alone (:func:`rnn.backend.blas.gemm_serial`), so nothing here changes
 OpenBLAS's thread count or anything else another thread could observe.
 
 Failure: every callable always runs to completion (no half-finished team, no thread left

@@ -12,7 +12,7 @@ which is ``numba.njit`` with
   off when the OpenBLAS binding is unavailable, so fallback builds and BLAS builds never share
   cache files (Numba's cache does not notice which ``gemm`` a kernel was compiled against).
 * ``nogil=True``: kernels release the GIL, so two of them can run concurrently in two Python
-  threads (see :mod:`minigrad.backend.threads`).
+  threads (see :mod:`rnn.backend.threads`).
 * ``error_model="numpy"``: division follows IEEE rules instead of raising; the Python error
   model's zero-division check blocks SIMD.
 * ``fastmath=FASTMATH``: FMA contraction and sign-of-zero freedom only. Reassociation is left

@@ -203,6 +203,20 @@ def _xgemm_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):  # type: 
     return impl
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scale(beta, c):  # type: ignore[no-untyped-def]
+    """``c = beta * c``, and ``c = 0`` when beta == 0 (old contents ignored: NaN-safe): a
+    product with K = 0.
+
+    NOTE: plain loops, not ``c[:, :] = 0``: Numba's slice assignment brings its broadcasting
+    checks and their message formatting into every specialisation of the caller, seconds of
+    compile time each, for a branch that never runs in a layer.
+    """
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            c[i, j] = c[i, j] * beta if beta != 0 else 0.0
+
+
 @numba.njit(cache=True, nogil=True)
 def gemm_cblas(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untyped-def]
     """``c = alpha * op(a) @ op(b) + beta * c`` through OpenBLAS's cblas_?gemm (see module doc)."""
@@ -212,10 +226,7 @@ def gemm_cblas(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untyp
     if m == 0 or n == 0:
         return
     if k == 0:
-        if beta == 0:
-            c[:, :] = 0
-        else:
-            c[:, :] *= beta
+        _scale(beta, c)
         return
     ta = np.int32(_TRANS if trans_a else _NO_TRANS)
     tb = np.int32(_TRANS if trans_b else _NO_TRANS)
@@ -271,7 +282,7 @@ def serial_blocks(m, n, k):  # type: ignore[no-untyped-def]
     return mc, nc, kc
 
 
-# NOTE: cached only with the binding (like :func:`minigrad.backend.jit.kernel`): a cache file
+# NOTE: cached only with the binding (like :func:`rnn.backend.jit.kernel`): a cache file
 # compiled against the cblas symbols would fail to load where they are missing.
 @numba.njit(cache=HAVE_CBLAS, nogil=True)
 def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-untyped-def]
@@ -291,9 +302,16 @@ def gemm_serial(trans_a, trans_b, alpha, a, b, beta, c):  # type: ignore[no-unty
     m = c.shape[0]
     n = c.shape[1]
     k = a.shape[0] if trans_a else a.shape[1]
-    if m == 0 or n == 0 or k == 0:
-        gemm(trans_a, trans_b, alpha, a, b, beta, c)
+    if m == 0 or n == 0:
         return
+    if k == 0:
+        _scale(beta, c)
+        return
+    # NOTE: every block below is an 'A'-layout view and the flags plain bools (a caller's
+    # constant False arrives as a literal type), so each dtype compiles few gemm
+    # specialisations, whatever layouts and flags the callers of this function pass.
+    trans_a = bool(trans_a)
+    trans_b = bool(trans_b)
     mc, nc, kc = serial_blocks(m, n, k)
     for i0 in range(0, m, mc):
         i1 = min(i0 + mc, m)
