@@ -122,7 +122,7 @@ def test_resume_past_the_requested_epochs_says_so(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     path = str(tmp_path / "ck.npz")
     dinos.train(epochs=2, hidden=8, checkpoint_path=path, log=False)
-    capsys.readouterr()  # the setup's own progress (shown when training is slow, as on a cold cache)
+    capsys.readouterr()  # the setup's own progress (shown when training is slow)
     assert main(["demo", "--resume", "--checkpoint", path, "--epochs", "2", "--hidden", "8"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
