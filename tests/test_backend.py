@@ -27,6 +27,7 @@ from rnn.backend import (
     gemm_loop,
     gemm_serial,
     get_blas_threads,
+    inline_kernel,
     kernel,
     run_parts,
     set_blas_threads,
@@ -236,6 +237,26 @@ def test_kernel_options_are_what_kernel_uses() -> None:
     # caching is on exactly when the OpenBLAS binding is (see rnn.backend.jit)
     cached = type(dispatcher._cache).__name__ != "NullCache"
     assert cached == KERNEL_OPTIONS["cache"] == HAVE_CBLAS
+
+
+def test_inline_kernel_is_kernel_plus_forceinline() -> None:
+    # a kernel called from kernels is inlined into them (see rnn.backend.inline_kernel)
+    @inline_kernel
+    def g(x):  # type: ignore[no-untyped-def]
+        return x + 1
+
+    @kernel
+    def f(x):  # type: ignore[no-untyped-def]
+        return g(x) * 2
+
+    dispatcher: Any = g
+    opts = dispatcher.targetoptions
+    assert opts["forceinline"] is True
+    for key in ("nogil", "error_model", "boundscheck"):
+        assert opts[key] == KERNEL_OPTIONS[key]
+    assert set(opts["fastmath"]) == set(KERNEL_OPTIONS["fastmath"])
+    assert (type(dispatcher._cache).__name__ != "NullCache") == KERNEL_OPTIONS["cache"]
+    assert f(2.0) == 6.0 and g(2.0) == 3.0
 
 
 # ---------------------------------------------------------------------------------------------

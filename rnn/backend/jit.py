@@ -20,6 +20,10 @@ which is ``numba.njit`` with
   ``nnan``/``ninf``, so NaN and infinity propagate honestly. Elementwise loops vectorise without
   these flags; only reductions would need reassociation.
 
+A kernel that other kernels call (a per-row helper) is declared with :data:`inline_kernel`
+instead: the same settings plus ``forceinline``, so its callers carry its code inlined and the
+result never depends on which copy of it the JIT linker binds (see there).
+
 Nothing here compiles at import: decorators without signatures compile lazily on first call.
 
 Activation helpers (callable from ``@njit`` code only; dispatched on the scalar type at compile
@@ -63,6 +67,7 @@ __all__ = [
     "exp_f32",
     "exp_f64",
     "expm1_f64",
+    "inline_kernel",
     "kernel",
     "sigmoid_",
     "tanh_",
@@ -96,6 +101,35 @@ def kernel(fn: _F) -> _F:
             fastmath=set(FASTMATH),
             error_model="numpy",
             boundscheck=False,
+        ),
+    )
+
+
+def inline_kernel(fn: _F) -> _F:
+    """:func:`kernel` for a function called from other kernels: always inlined into its callers.
+
+    It stays callable from Python (compiled and cached on its own, like any kernel); inside a
+    kernel, LLVM inlines it (``alwaysinline``) after it was optimised (and vectorised) alone.
+
+    NOTE: bitwise reproducibility. Numba links a called kernel into its caller as a
+    ``linkonce_odr`` copy, which is optimised once more with the caller, while the callee's own
+    library keeps its first build. With FMA contraction the two builds may round differently
+    (``f * c + i * g`` contracted around one product or the other). A call that is not inlined
+    binds at load time to whichever copy the JIT linker saw first: the callee's own when it was
+    compiled in this process (cold cache), the copy inside the caller when the caller was loaded
+    from the disk cache (warm). So the same program gave different last bits on its first run.
+    Inlined, the caller's machine code (the bytes that are cached) is the only copy it runs.
+    """
+    return cast(
+        _F,
+        numba.njit(
+            fn,
+            cache=HAVE_CBLAS,
+            nogil=True,
+            fastmath=set(FASTMATH),
+            error_model="numpy",
+            boundscheck=False,
+            forceinline=True,
         ),
     )
 

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rnn.backend import gemm_serial, kernel, matmul_serial, sigmoid_, tanh_
+from rnn.backend import gemm_serial, inline_kernel, kernel, matmul_serial, sigmoid_, tanh_
 
 from .checks import as_lengths, check_array, check_out, float_dtype
 
@@ -61,12 +61,14 @@ class LSTMCache(NamedTuple):
 # large allocations use transparent huge pages: with Numba's allocator, page faults on ~100 MB of
 # fresh buffers per call cost more than the gate math)
 # ---------------------------------------------------------------------------------------------
-@kernel
+@inline_kernel
 def _cell_forward_row(zr, xr, br, ar, c_prev, c_new, tc, m):  # type: ignore[no-untyped-def]
     """One batch row of the cell: z = zr + xr + br (4H,) -> activations ar, c_new, tanh(c_new), m.
 
     A separate function on purpose: with 1-D arguments LLVM vectorises the loop; written
-    inline in the time loop, it fell back to the scalar loop (5x slower).
+    inline in the time loop, it fell back to the scalar loop (5x slower). It is vectorised
+    alone and then inlined into _forward_kernel (:func:`rnn.backend.inline_kernel`: a
+    called copy made cold and warm caches give different last bits).
     """
     H = c_prev.shape[0]
     for j in range(H):
@@ -85,7 +87,7 @@ def _cell_forward_row(zr, xr, br, ar, c_prev, c_new, tc, m):  # type: ignore[no-
         m[j] = og * tch
 
 
-@kernel
+@inline_kernel
 def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped-def]
     """One batch row of the cell's backward: sr = dL/dm_t (H,), dcr = dL/dc_t from later steps
     (updated in place to the part of dL/dc_{t-1} that flows through c) -> dzr = dL/dz_t (4H,)."""
@@ -106,7 +108,7 @@ def _cell_backward_row(ar, tc, c_prev, sr, dcr, dzr):  # type: ignore[no-untyped
         dzr[3 * H + j] = dmj * tch * og * (one - og)
 
 
-@kernel
+@inline_kernel
 def _add_row(src, dst):  # type: ignore[no-untyped-def]
     """dst += src, for the bias gradient.
 
