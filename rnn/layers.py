@@ -313,6 +313,20 @@ def dropout(x: Tensor, p: float, rng: np.random.Generator) -> Tensor:
     return x * Tensor((keep / (1.0 - p)).astype(x.dtype))
 
 
+def _check_stack_layers(layers: Sequence[Any], who: str) -> None:
+    """Refuse what does not follow the sequence-layer contract, before any of it runs."""
+    for k, layer in enumerate(layers):
+        kind = type(layer).__name__
+        if isinstance(layer, _RecurrentLayer):
+            raise TypeError(f"{who}: layer {k} is an rnn.{kind}, which stacks itself: use "
+                            f"{kind}(..., num_layers=N, dropout=p), or wrap its cells in "
+                            f"rnn.Recurrent / rnn.Bidirectional")
+        if not isinstance(getattr(layer, "num_directions", None), int) or not callable(layer):
+            raise TypeError(f"{who}: layer {k} is a {kind}, not a sequence layer "
+                            f"(layer(x, states, lengths) -> (output, [state per direction]) "
+                            f"with num_directions); wrap a cell as rnn.Recurrent(cell)")
+
+
 def run_stack(layers: Sequence[SequenceLayer], x: Tensor, states: Sequence[State | None] | None,
               lengths: np.ndarray | None, dropout_p: float = 0.0,
               rng: np.random.Generator | None = None) -> tuple[Tensor, list[State]]:
@@ -326,6 +340,7 @@ def run_stack(layers: Sequence[SequenceLayer], x: Tensor, states: Sequence[State
     """
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"run_stack: dropout_p must be in [0, 1), got {dropout_p}")
+    _check_stack_layers(layers, "run_stack")
     n_states = sum(layer.num_directions for layer in layers)
     initial = _states_or_none(states, n_states, "Stacked")
     finals: list[State] = []
@@ -359,6 +374,7 @@ class Stacked(Module):
             raise ValueError(f"Stacked: dropout must be in [0, 1), got {dropout}")
         if len(layers) == 0:
             raise ValueError("Stacked: need at least one layer")
+        _check_stack_layers(layers, "Stacked")
         self.layers = list(layers)
         for k, layer in enumerate(self.layers):
             setattr(self, f"layer{k}", layer)

@@ -384,3 +384,20 @@ def test_impl_is_switchable_and_shown() -> None:
         assert make("GRU", 2, 3).impl == "fused"  # the default
         layer.impl = "fused"
         assert layer.impl == "fused"
+
+
+def test_stacked_refuses_what_is_not_a_sequence_layer() -> None:
+    # a bare cell used to fail inside the first call with "'LSTMCell' object has no attribute
+    # 'num_directions'", a PyTorch-style layer with "forward() takes from 2 to 3 positional
+    # arguments but 4 were given"
+    with pytest.raises(TypeError, match=r"Stacked: layer 1 is a LSTMCell, not a sequence layer.*"
+                                        r"rnn\.Recurrent\(cell\)"):
+        rnn.Stacked([rnn.Recurrent(rnn.LSTMCell(3, 4)), rnn.LSTMCell(4, 4)])
+    with pytest.raises(TypeError, match=r"Stacked: layer 0 is an rnn\.LSTM, which stacks itself: "
+                                        r"use LSTM\(\.\.\., num_layers=N"):
+        rnn.Stacked([rnn.LSTM(3, 4), rnn.LSTM(4, 4)])
+    x = mg.tensor(np.zeros((2, 1, 3), np.float32))
+    with pytest.raises(TypeError, match=r"run_stack: layer 0 is a GRUCell"):
+        rnn.run_stack([rnn.GRUCell(3, 4)], x, None, None)
+    out, states = rnn.run_stack([rnn.Recurrent(rnn.GRUCell(3, 4))], x, None, None)
+    assert out.shape == (2, 1, 4) and len(states) == 1
