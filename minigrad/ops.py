@@ -188,6 +188,16 @@ def astype(x: Any, dtype: Any) -> Tensor:
     return P.astype(x, dtype=dt)
 
 
+def _as_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
+    """``x`` converted to a float ``dtype`` first (the ``dtype=`` of softmax and log_softmax)."""
+    if dtype is None:
+        return x
+    dt = as_dtype(dtype, op)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: dtype must be a float dtype, got {dt}")
+    return astype(x, dt)
+
+
 def clone(input: Any) -> Tensor:
     """A copy with its own memory; the gradient passes through unchanged."""
     return P.clone(lift(input))
@@ -501,9 +511,10 @@ def any(input: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
     return _logic_reduce("any", np.any, input, dim, keepdim)
 
 
-def softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max so nothing overflows."""
-    x = lift(input)
+def softmax(input: Any, dim: Any = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max so nothing overflows;
+    ``dtype=`` converts the input first, as in PyTorch."""
+    x = _as_dtype(lift(input), dtype, "softmax")
     d = _one_dim("softmax", x, dim if axis is None else axis) if x.ndim else None
     if x.size == 0:  # as numpy and PyTorch: the empty result
         return clone(x)
@@ -511,9 +522,9 @@ def softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
     return e / P.sum_(e, axis=d, keepdims=True)
 
 
-def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
+def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
     # NOTE: log(softmax(x)) is -inf once softmax underflows to 0; shifted - logsumexp is not.
-    x = lift(input)
+    x = _as_dtype(lift(input), dtype, "log_softmax")
     d = _one_dim("log_softmax", x, dim if axis is None else axis) if x.ndim else None
     if x.size == 0:
         return clone(x)
@@ -522,10 +533,22 @@ def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
 
 
 # ---- shapes --------------------------------------------------------------------------------
-def reshape(input: Any, *shape: Any) -> Tensor:
-    """The same elements in a new shape (one size may be -1: inferred)."""
+def _positional_or_keyword(given: tuple[Any, ...], keyword: Any, op: str, name: str
+                           ) -> tuple[Any, ...]:
+    """The sizes of ``op(x, *given)`` or ``op(x, name=keyword)``, not both."""
+    if keyword is None:
+        return given
+    if given:
+        raise TypeError(f"{op}: got {name} both as positional arguments {given} and as "
+                        f"{name}={keyword!r}")
+    return (keyword,)
+
+
+def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
+    """The same elements in a new shape (one size may be -1: inferred): ``reshape(x, (2, 3))``,
+    ``reshape(x, 2, 3)`` or PyTorch's keyword ``reshape(x, shape=(2, 3))``."""
     x = lift(input)
-    new = D.shape_arg(shape, "reshape")
+    new = D.shape_arg(_positional_or_keyword(sizes, shape, "reshape", "shape"), "reshape")
     if new == x.shape:
         return x
     try:
@@ -579,10 +602,11 @@ def expand_dims(input: Any, axis: Any) -> Tensor:
     return unsqueeze(input, axis)
 
 
-def permute(input: Any, *dims: Any) -> Tensor:
-    """Reorder the dims: result dim i is input dim ``dims[i]`` (negative dims allowed)."""
+def permute(input: Any, *order: Any, dims: Any = None) -> Tensor:
+    """Reorder the dims: result dim i is input dim ``dims[i]`` (negative dims allowed), given
+    as ``permute(x, (1, 0))``, ``permute(x, 1, 0)`` or ``permute(x, dims=(1, 0))``."""
     x = lift(input)
-    raw = D.shape_arg(dims, "permute")
+    raw = D.shape_arg(_positional_or_keyword(order, dims, "permute", "dims"), "permute")
     if len(raw) != x.ndim:
         raise ValueError(f"permute: dims {raw} must name each of the {x.ndim} dims once")
     perm = D.dims(raw, x.ndim, "permute") or ()

@@ -413,8 +413,8 @@ class Tensor:
     def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return ops.argmax(self, dim, keepdim, **kw)
 
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
+    def reshape(self, *sizes: Any, shape: Any = None) -> Tensor:
+        return ops.reshape(self, *sizes, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
@@ -423,8 +423,8 @@ class Tensor:
         """Swap two dims (PyTorch's meaning); :meth:`permute` reorders them all."""
         return ops.transpose(self, dim0, dim1)
 
-    def permute(self, *dims: Any) -> Tensor:
-        return ops.permute(self, *dims)
+    def permute(self, *order: Any, dims: Any = None) -> Tensor:
+        return ops.permute(self, *order, dims=dims)
 
     def swapaxes(self, axis0: int, axis1: int) -> Tensor:
         return ops.transpose(self, axis0, axis1)
@@ -502,8 +502,8 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    def view(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
+    def view(self, *sizes: Any, size: Any = None) -> Tensor:
+        return ops.reshape(self, *sizes, shape=size)
 
     def view_as(self, other: Tensor) -> Tensor:
         return ops.reshape(self, other.shape)

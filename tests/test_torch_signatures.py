@@ -1,0 +1,134 @@
+"""PyTorch's argument names and keyword forms, call by call: what a ported script writes must
+mean the same in minigrad (values, gradients and dtypes equal to torch's where it is installed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn.functional as F
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the torch comparisons skip
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+
+X = np.arange(6.0).reshape(2, 3) - 2.5
+
+# Each call is written once against a namespace L (minigrad or torch) and an input x.
+KEYWORD_CALLS: list[tuple[str, Callable[[Any, Any], Any]]] = [
+    ("reshape(x, shape=)", lambda L, x: L.reshape(x, shape=(3, 2))),
+    ("x.reshape(shape=)", lambda L, x: x.reshape(shape=(3, 2))),
+    ("permute(x, dims=)", lambda L, x: L.permute(x, dims=(1, 0))),
+    ("x.permute(dims=)", lambda L, x: x.permute(dims=(1, 0))),
+    ("x.view(size=)", lambda L, x: x.view(size=(6,))),
+    ("softmax(dtype=)", lambda L, x: L.softmax(x.float(), dim=1, dtype=L.float64)),
+    ("log_softmax(dtype=)", lambda L, x: L.log_softmax(x.float(), 0, dtype=L.float64)),
+    ("F.softmax(dtype=)", lambda L, x: L.nn.functional.softmax(x.float(), dim=-1,
+                                                               dtype=L.float64)),
+    ("x.log_softmax(dtype=)", lambda L, x: x.float().log_softmax(1, dtype=L.float64)),
+    ("F.embedding(input=, weight=)", lambda L, x: L.nn.functional.embedding(
+        input=L.tensor([[1, 0], [1, 1]]), weight=x)),
+    ("F.embedding scale_grad_by_freq", lambda L, x: L.nn.functional.embedding(
+        L.tensor([[1, 0], [1, 1]]), x, scale_grad_by_freq=True)),
+    ("F.embedding scale_grad_by_freq, padding_idx", lambda L, x: L.nn.functional.embedding(
+        L.tensor([1, 0, 1, 1]), x, padding_idx=0, scale_grad_by_freq=True)),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("name, call", KEYWORD_CALLS, ids=[c[0] for c in KEYWORD_CALLS])
+def test_keyword_forms_mean_what_torch_means(name: str, call: Callable) -> None:
+    x = mg.tensor(X.copy(), requires_grad=True)
+    tx = torch.tensor(X.copy(), requires_grad=True)
+    out, tout = call(mg, x), call(torch, tx)
+    assert str(out.dtype) == str(tout.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    v = np.random.default_rng(1).standard_normal(out.shape)
+    (out.astype(np.float64) * mg.tensor(v)).sum().backward()
+    (tout.double() * torch.tensor(v)).sum().backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_positional_and_keyword_sizes_together_are_refused() -> None:
+    x = mg.ones(6)
+    with pytest.raises(TypeError, match=r"reshape: got shape both as positional arguments"):
+        mg.reshape(x, 2, 3, shape=(3, 2))
+    with pytest.raises(TypeError, match=r"permute: got dims both"):
+        x.reshape(2, 3).permute(1, 0, dims=(1, 0))
+    with pytest.raises(TypeError, match=r"softmax: dtype must be a float dtype, got int64"):
+        mg.softmax(x, dim=0, dtype=mg.int64)
+
+
+@pytest.mark.parametrize("args, kwargs, low, high, shape", [
+    ((5, (2, 3)), {}, 0, 5, (2, 3)),
+    ((2, 5, (4,)), {}, 2, 5, (4,)),
+    ((), {"low": 2, "high": 5, "size": (4,)}, 2, 5, (4,)),
+    ((5,), {"size": (3,)}, 0, 5, (3,)),
+    ((2, 5), {"size": (3,)}, 2, 5, (3,)),
+    ((2,), {"high": 5, "size": 3}, 2, 5, (3,)),
+    ((), {"high": 5, "size": (2,)}, 0, 5, (2,)),
+])
+def test_randint_takes_torchs_keywords(args: tuple, kwargs: dict, low: int, high: int,
+                                       shape: tuple[int, ...]) -> None:
+    mg.manual_seed(0)
+    a = mg.randint(*args, **kwargs)
+    assert a.shape == shape and a.dtype == mg.int64
+    assert a.data.min() >= low and a.data.max() < high
+    if torch is not None and not isinstance(kwargs.get("size"), int):
+        assert tuple(torch.randint(*args, **kwargs).shape) == shape
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((), {}, "missing high"),
+    ((5,), {}, "missing size"),
+    ((1, 2, 3, 4), {}, "got 4 arguments"),
+    ((5, (2,)), {"size": (2,)}, r"high must be an int, got \(2,\)"),
+    ((2.5, (2,)), {}, "high must be an int, got 2.5"),
+    ((5,), {"high": 7, "low": 1, "size": (2,)}, "got low both positionally"),
+])
+def test_randint_refuses_what_it_cannot_read(args: tuple, kwargs: dict, message: str) -> None:
+    with pytest.raises(TypeError, match=f"randint: .*{message}"):
+        mg.randint(*args, **kwargs)
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", [{"max_norm": 1.0}, {"max_norm": 1.5, "norm_type": 1.0},
+                                {"max_norm": 2.0, "padding_idx": 1, "scale_grad_by_freq": True}])
+def test_embedding_max_norm_renormalises_the_rows_it_reads_as_torch_does(kw: dict) -> None:
+    w0 = np.random.default_rng(0).standard_normal((5, 3)) * 2
+    idx = np.array([[0, 2, 2], [4, 2, 1]])
+    w, tw = mg.tensor(w0.copy(), requires_grad=True), torch.tensor(w0.copy(), requires_grad=True)
+    out = F.embedding(mg.tensor(idx), w, **kw)
+    tout = torch.nn.functional.embedding(torch.tensor(idx), tw, **kw)
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12)    # rows rescaled
+    assert not np.allclose(w.data, w0) and np.array_equal(w.data[3], w0[3])  # row 3 unread
+    assert w._version == 1
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(2).standard_normal(out.shape)
+    (out * mg.tensor(g)).sum().backward()
+    (tout * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-12)
+
+
+def test_embedding_max_norm_after_a_graph_saved_the_weight_is_a_version_error() -> None:
+    w = mg.tensor(np.full((4, 3), 3.0), requires_grad=True)
+    y = (w * w).sum()
+    F.embedding(mg.tensor([0, 1]), w, max_norm=1.0)   # rows 0 and 1 rescaled in place
+    assert np.allclose(np.linalg.norm(w.data[:2], axis=1), 1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_embedding_refuses_sparse_and_a_bad_max_norm() -> None:
+    w = mg.tensor(np.ones((4, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match="embedding: sparse=True needs sparse gradients"):
+        F.embedding(mg.tensor([0]), w, sparse=True)
+    with pytest.raises(ValueError, match="embedding: max_norm must be > 0, got -1.0"):
+        F.embedding(mg.tensor([0]), w, max_norm=-1.0)
