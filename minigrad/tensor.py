@@ -535,12 +535,14 @@ class Tensor:
     def repeat(self, *repeats: Any) -> Tensor:
         return ops.repeat(self, *repeats)
 
-    def tile(self, *dims: Any) -> Tensor:
-        return ops.tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
-                        else dims)
+    def tile(self, *reps: Any, dims: Any = None) -> Tensor:
+        reps = ops._positional_or_keyword(reps, dims, "tile", "dims")
+        return ops.tile(self, reps[0] if len(reps) == 1 and not isinstance(reps[0], int)
+                        else reps)
 
-    def flip(self, *dims: Any) -> Tensor:
-        return ops.flip(self, dims[0] if len(dims) == 1 else dims)
+    def flip(self, *order: Any, dims: Any = None) -> Tensor:
+        order = ops._positional_or_keyword(order, dims, "flip", "dims")
+        return ops.flip(self, order[0] if len(order) == 1 else order)
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         return ops.roll(self, shifts, dims)
