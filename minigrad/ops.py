@@ -146,19 +146,29 @@ def pow(input: Any, exponent: Any) -> Tensor:
 def _bound(value: Any, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, Tensor):
-        if value.ndim:
-            raise TypeError(f"clamp: {name} must be a number or a 0-d tensor, got a tensor of "
-                            f"shape {value.shape}")
+    if isinstance(value, Tensor):  # 0-d and constant here: clamp takes the others apart
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise TypeError(f"clamp: {name} must be a number, got {type(value).__name__}")
     return value  # type: ignore[return-value]
 
 
+def _tensor_bound(value: Any) -> bool:
+    return isinstance(value, Tensor) and (value.ndim > 0 or value.requires_grad)
+
+
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max]; the gradient passes where min <= x <= max (bounds included,
-    as in PyTorch)."""
+    as in PyTorch). A bound may be a tensor (broadcast with ``input``); it receives the gradient
+    where it is the result: ``min`` where x < min, ``max`` where the result is ``max``."""
+    if _tensor_bound(min) or _tensor_bound(max):
+        # PyTorch's order, min(max(x, lo), hi): with lo > hi the result is hi
+        out = lift(input)
+        if min is not None:
+            out = where(out < min, min, out)
+        if max is not None:
+            out = where(out > max, max, out)
+        return out
     lo, hi = _bound(min, "min"), _bound(max, "max")
     if lo is None and hi is None:
         raise ValueError("clamp: give min, max or both")

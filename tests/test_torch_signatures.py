@@ -136,3 +136,25 @@ def test_embedding_refuses_sparse_and_a_bad_max_norm() -> None:
         F.embedding(mg.tensor([0]), w, sparse=True)
     with pytest.raises(ValueError, match="embedding: max_norm must be > 0, got -1.0"):
         F.embedding(mg.tensor([0]), w, max_norm=-1.0)
+
+
+@needs_torch
+@pytest.mark.parametrize("which", ["min", "max", "both", "0-d min"])
+def test_clamp_with_tensor_bounds_matches_torch(which: str) -> None:
+    # a tensor bound used to be refused, and a 0-d bound that requires grad lost its gradient
+    rng = np.random.default_rng(4)
+    x0, lo0 = rng.standard_normal((3, 4)), rng.standard_normal(4) - 0.5
+    hi0 = lo0 + np.abs(rng.standard_normal((3, 1))) + 0.1
+    values = {"x": x0, "lo": lo0, "hi": hi0, "s": np.float64(-0.3)}
+    m = {k: mg.tensor(v, requires_grad=True) for k, v in values.items()}
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in values.items()}
+    picks = {"min": {"min": "lo"}, "max": {"max": "hi"}, "both": {"min": "lo", "max": "hi"},
+             "0-d min": {"min": "s"}}[which]
+    out = mg.clamp(m["x"], **{k: m[v] for k, v in picks.items()})
+    tout = torch.clamp(t["x"], **{k: t[v] for k, v in picks.items()})
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    g = rng.standard_normal(out.shape)
+    (out * mg.tensor(g)).sum().backward()
+    (tout * torch.tensor(g)).sum().backward()
+    for k in ["x", *picks.values()]:
+        np.testing.assert_allclose(m[k].grad.data, t[k].grad.numpy(), rtol=1e-12, err_msg=k)
