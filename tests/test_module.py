@@ -266,7 +266,11 @@ def test_load_state_dict_bumps_versions_and_keeps_arrays() -> None:
     (lambda: nn.Linear(4, 2), np.ones((3, 4))),
     (lambda: nn.LayerNorm(4), np.ones((3, 4))),
     (lambda: nn.Linear(4, 2, dtype=np.float64), np.ones((3, 4), np.float32)),
-], ids=["Linear-f32-layer", "LayerNorm-f32-layer", "Linear-f64-layer"])
+    # Conv1d used to compute a float32 layer in float64
+    (lambda: nn.Conv1d(4, 2, 3), np.ones((2, 4, 5))),
+    (lambda: nn.Conv1d(4, 2, 3, dtype=np.float64), np.ones((4, 5), np.float32)),
+], ids=["Linear-f32-layer", "LayerNorm-f32-layer", "Linear-f64-layer", "Conv1d-f32-layer",
+        "Conv1d-f64-layer"])
 def test_layers_refuse_an_input_of_another_float_dtype(layer: Any, x: np.ndarray) -> None:
     m = layer()
     name = type(m).__name__
