@@ -84,6 +84,26 @@ def test_child_module_and_buffer_assignment_rules() -> None:
         m.register_buffer("x", np.zeros(2))  # type: ignore[arg-type]
 
 
+def test_register_replaces_only_a_name_of_its_own_kind() -> None:
+    # a buffer registered over a parameter used to drop the parameter from parameters() and
+    # from training, silently; PyTorch raises (setattr may still change a name's kind)
+    lin = nn.Linear(2, 3)
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        lin.register_buffer("weight", mg.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'bias' already exists"):
+        lin.register_buffer("bias", None)
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        lin.add_module("weight", nn.Linear(1, 1))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.register_parameter("weight", nn.Parameter(np.zeros((3, 2), np.float32)))  # same kind
+    m = nn.Module()
+    m.register_buffer("count", mg.zeros(2))
+    with pytest.raises(KeyError, match="attribute 'count' already exists"):
+        m.register_parameter("count", nn.Parameter(np.zeros(2)))
+    m.register_buffer("count", mg.ones(2))
+    assert list(m.state_dict()) == ["count"]
+
+
 # ----------------------------------------------------------------------------- shared and tied
 
 
