@@ -172,7 +172,8 @@ class Module:
             raise KeyError(f"{kind} name can't be empty or contain \".\", got {name!r}")
         # PyTorch's rule: register_* may replace a name of its own kind only (a buffer
         # registered over a parameter would silently drop the parameter from training)
-        own = {"parameter": self._parameters, "buffer": self._buffers, "module": self._modules}
+        own: dict[str, dict[str, Any]] = {"parameter": self._parameters, "buffer": self._buffers,
+                                          "module": self._modules}
         if hasattr(self, name) and name not in own[kind]:
             raise KeyError(f"attribute '{name}' already exists")
 
