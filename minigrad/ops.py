@@ -897,8 +897,11 @@ def _index_array(op: str, index: Any, what: str = "index") -> np.ndarray:
     return idx
 
 
-def _check_range(op: str, idx: np.ndarray, n: int, d: int) -> None:
-    if idx.size and (idx.min() < -n or idx.max() >= n):
+def _check_range(op: str, idx: np.ndarray, n: int, d: int, *, negative: bool = False) -> None:
+    """Indices in ``[0, n)``, as PyTorch's gather, scatter and index ops require (numpy would
+    wrap a negative one around); ``negative=True`` also admits ``[-n, 0)``."""
+    low = -n if negative else 0
+    if idx.size and (idx.min() < low or idx.max() >= n):
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
         raise IndexError(f"{op}: index {bad} is out of range for dim {d} of size {n}")
 
@@ -945,6 +948,10 @@ def take_along_dim(input: Any, indices: Any, dim: Any = None) -> Tensor:
     if idx.ndim != x.ndim:
         raise ValueError(f"take_along_dim: indices must have the input's rank {x.ndim}, got "
                          f"shape {idx.shape}")
+    # along a dim, a negative index counts from the end (numpy's take_along_axis; PyTorch too)
+    n = x.shape[d] if x.ndim else 1
+    _check_range("take_along_dim", idx, n, d, negative=True)
+    idx = np.where(idx < 0, idx + n, idx)
     if x.ndim == 0:
         return gather(x, 0, idx)
     try:

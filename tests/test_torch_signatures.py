@@ -32,6 +32,8 @@ KEYWORD_CALLS: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("x.flip(0, 1)", lambda L, x: x.flip(0, 1)),
     ("x.tile(dims=)", lambda L, x: x.tile(dims=(2, 1))),
     ("x.tile(2)", lambda L, x: x.tile(2)),
+    ("take_along_dim: a negative index counts from the end along dim",
+     lambda L, x: L.take_along_dim(x, L.tensor([[-1], [-3]]), dim=1)),
     ("softmax(dtype=)", lambda L, x: L.softmax(x.float(), dim=1, dtype=L.float64)),
     ("log_softmax(dtype=)", lambda L, x: L.log_softmax(x.float(), 0, dtype=L.float64)),
     ("F.softmax(dtype=)", lambda L, x: L.nn.functional.softmax(x.float(), dim=-1,
