@@ -7,7 +7,7 @@ bools bool. A numpy array keeps its dtype. Only floating-point tensors can requi
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -185,6 +185,11 @@ class Tensor:
         return self.data
 
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: a tensor with {self.data.size} elements (shape "
+                             f"{self.data.shape}) cannot be converted to a Python number; only "
+                             f"one-element tensors can")
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -196,13 +201,29 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self.item())  # a one-element tensor of any rank, as in PyTorch
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index, got dtype {self.data.dtype} and shape {self.data.shape}")
+        return int(self.data.item())
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements (shape "
+                             f"{self.data.shape}) is ambiguous; use .any() or .all()")
+        return bool(self.data.item())
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The slices along dim 0 (each one a getitem on the tape), as in PyTorch."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""

@@ -160,3 +160,33 @@ def test_clamp_with_tensor_bounds_matches_torch(which: str) -> None:
     (tout * torch.tensor(g)).sum().backward()
     for k in ["x", *picks.values()]:
         np.testing.assert_allclose(m[k].grad.data, t[k].grad.numpy(), rtol=1e-12, err_msg=k)
+
+
+def test_python_conversions_follow_torch() -> None:
+    # float() of a one-element tensor of rank >= 1 used to raise numpy's "only 0-dimensional
+    # arrays"; iterating a 0-d tensor silently gave an empty list
+    assert float(mg.tensor([2.5])) == 2.5 and int(mg.tensor([[3.7]])) == 3
+    assert int(mg.tensor(-2.7)) == -2 and mg.tensor([[1.5]]).item() == 1.5
+    assert [10, 20, 30][mg.tensor(1)] == 20 and list(range(mg.tensor([3]))) == [0, 1, 2]
+    assert not bool(mg.tensor([0.0])) and bool(mg.tensor([[2]]))
+    x = mg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    rows = list(x)
+    assert len(rows) == 2 and np.array_equal(rows[1].data, [3.0, 4.0, 5.0])
+    sum(r.sum() * (i + 1) for i, r in enumerate(rows)).backward()
+    assert np.array_equal(x.grad.data, [[1, 1, 1], [2, 2, 2]])   # each row on the tape
+    with pytest.raises(TypeError, match=r"^iteration over a 0-d tensor$"):
+        list(mg.tensor(1.0))
+    with pytest.raises(ValueError, match=r"^item: a tensor with 2 elements \(shape \(2,\)\) "
+                                         r"cannot be converted"):
+        mg.ones(2).item()
+    with pytest.raises(ValueError, match=r"^item: a tensor with 0 elements"):
+        float(mg.zeros(0))
+    with pytest.raises(ValueError, match=r"^the truth value of a tensor with 2 elements"):
+        bool(mg.ones(2))
+    with pytest.raises(TypeError, match=r"only integer tensors of a single element can be "
+                                        r"converted to an index, got dtype float32"):
+        [1, 2][mg.tensor(1.0)]
+    if torch is not None:
+        assert float(torch.tensor([2.5])) == 2.5 and [10, 20, 30][torch.tensor(1)] == 20
+        with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+            list(torch.tensor(1.0))
