@@ -171,7 +171,7 @@ def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None,
     outputs = []
     for t in range(steps):
         if t < shortest:  # every row is still running
-            state = cell(x[t], state)
+            state = _checked_state(cell(x[t], state), cell, B, t)
             outputs.append(output_of(state))
             continue
         assert lens is not None
@@ -180,7 +180,7 @@ def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None,
         # the padding makes the cell's local derivatives NaN there, and the backward of a
         # select still multiplies them by its zero: 0 * NaN = NaN reaches the weights. Reading
         # 0 at padded steps keeps every value in the unselected branch finite.
-        new = cell(mg.where(valid, x[t], 0), state)
+        new = _checked_state(cell(mg.where(valid, x[t], 0), state), cell, B, t)
         old = _zeros_like(new) if state is None else state
         state = _where(valid, new, old)
         outputs.append(mg.where(valid, output_of(new), 0))
@@ -189,6 +189,23 @@ def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None,
         out = mg.pad(out, ((0, T - steps), (0, 0), (0, 0)))
     assert state is not None
     return out, state
+
+
+def _checked_state(state: Any, cell: Any, B: int, t: int) -> State:
+    """What a cell returned, if it keeps the cell contract; else an error saying what it was."""
+    parts = state if isinstance(state, tuple) else (state,)
+    if parts and all(isinstance(p, Tensor) for p in parts):
+        out = parts[0]
+        if out.ndim == 2 and out.shape[0] == B:
+            return state  # type: ignore[no-any-return]
+        got = f"an output of shape {out.shape}"
+    else:
+        got = "a tuple holding " + ", ".join(type(p).__name__ for p in parts) if isinstance(
+            state, tuple) else type(state).__name__
+    name = getattr(cell, "__name__", type(cell).__name__)
+    raise TypeError(f"run_cell: cell {name} returned {got} at step {t}; a cell returns its new "
+                    f"state: a Tensor ({B}, H) for a batch of {B}, or a tuple of Tensors whose "
+                    f"first element is one (cell(x_t, state=None) -> state)")
 
 
 def _check_sequence(x: Any, who: str) -> Tensor:
@@ -511,6 +528,20 @@ class _RecurrentLayer(Module):
         for owner, key in ((self, name), (cell, pname)):
             owner._parameters[key] = value
             object.__setattr__(owner, key, value)  # what both paths compute with
+
+    def flatten_parameters(self) -> None:
+        """PyTorch's cuDNN weight compaction: nothing to do here (no cuDNN); kept so that a
+        ported script that calls it runs unchanged."""
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters per layer and direction, in PyTorch's order (``weight_ih_l0``,
+        ``weight_hh_l0``, ``bias_ih_l0``, ...), as ``torch.nn.LSTM.all_weights``."""
+        groups: dict[str, list[Parameter]] = {}
+        for name in self._slots:
+            key = name[name.rindex("_l") + 2:]          # "0", "0_reverse", ...
+            groups.setdefault(key, []).append(self._parameters[name])  # type: ignore[arg-type]
+        return list(groups.values())
 
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__.get("_slots", ()):

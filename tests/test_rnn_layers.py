@@ -401,3 +401,37 @@ def test_stacked_refuses_what_is_not_a_sequence_layer() -> None:
         rnn.run_stack([rnn.GRUCell(3, 4)], x, None, None)
     out, states = rnn.run_stack([rnn.Recurrent(rnn.GRUCell(3, 4))], x, None, None)
     assert out.shape == (2, 1, 4) and len(states) == 1
+
+
+@pytest.mark.parametrize("returned, message", [
+    (lambda xt: 5, r"returned int at step 0"),
+    (lambda xt: mg.zeros(3, 4), r"returned an output of shape \(3, 4\) at step 0"),
+    (lambda xt: (mg.zeros(2, 4), "c"), r"returned a tuple holding Tensor, str at step 0"),
+])
+@pytest.mark.parametrize("lengths", [None, [4, 1]])
+def test_run_cell_refuses_a_cell_that_breaks_the_contract(returned: Any, message: str,
+                                                          lengths: Any) -> None:
+    # a cell returning 5 used to give a "sequence" tensor([5, 5, 5, 5]) without a word
+    x = mg.tensor(np.zeros((4, 2, 3), np.float32))
+    with pytest.raises(TypeError, match=r"^run_cell: cell <lambda> " + message +
+                                        r"; a cell returns its new state: a Tensor \(2, H\)"):
+        rnn.run_cell(lambda xt, state=None: returned(xt), x, lengths=lengths)
+    with pytest.raises(TypeError, match=message):
+        rnn.Recurrent(lambda xt, state=None: returned(xt))(x)
+
+
+@pytest.mark.parametrize("kw", [{}, {"num_layers": 2, "bidirectional": True},
+                                {"proj_size": 2, "num_layers": 2}])
+def test_all_weights_and_flatten_parameters_as_in_pytorch(kw: dict) -> None:
+    # a ported script calls lstm.flatten_parameters(); both used to be AttributeErrors
+    m = rnn.LSTM(3, 4, **kw)
+    m.flatten_parameters()
+    names = {id(p): n for n, p in m.named_parameters()}
+    groups = [[names[id(p)] for p in group] for group in m.all_weights]
+    assert [n for group in groups for n in group] == [n for n, _ in m.named_parameters()]
+    assert len(groups) == m.num_layers * m.num_directions
+    assert all(len({n[n.rindex("_l"):] for n in group}) == 1 for group in groups)
+    torch = pytest.importorskip("torch")
+    t = torch.nn.LSTM(3, 4, **kw)
+    assert [[tuple(p.shape) for p in g] for g in m.all_weights] == \
+        [[tuple(p.shape) for p in g] for g in t.all_weights]
