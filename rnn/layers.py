@@ -27,6 +27,7 @@ L number of layers, P LSTM projection size (P = H without projection).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -465,6 +466,10 @@ class _RecurrentLayer(Module):
             raise TypeError(f"{name}: dropout must be a number, got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        if dropout > 0 and self.num_layers == 1:  # an argument that does nothing: say so
+            warnings.warn(f"{name}: dropout={dropout} is applied between stacked layers only, so "
+                          f"it does nothing with num_layers=1 (PyTorch warns too)", UserWarning,
+                          stacklevel=3)
         check_dtype(dtype, name)  # before any cell is built, so the error names the layer
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)

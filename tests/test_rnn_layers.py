@@ -226,8 +226,11 @@ def test_dropout_only_between_layers_and_only_in_training(impl: str) -> None:
     assert not np.allclose(out1.data, out2.data)  # a fresh mask every call
     # the first layer's half of h_n is before any dropout
     np.testing.assert_array_equal(call(drop, x)[1][0].data[0], call(plain, x)[1][0].data[0])
-    # a single layer has no layer after it: dropout never applies
-    one = make("GRU", 4, 6, impl=impl, rng=9, dropout=0.5)
+    # a single layer has no layer after it: dropout never applies (and, as in PyTorch, a
+    # warning says so at construction)
+    with pytest.warns(UserWarning, match=r"^GRU: dropout=0.5 is applied between stacked layers "
+                                         r"only, so it does nothing with num_layers=1"):
+        one = make("GRU", 4, 6, impl=impl, rng=9, dropout=0.5)
     np.testing.assert_array_equal(call(one, x)[0].data,
                                   call(make("GRU", 4, 6, impl=impl, rng=9), x)[0].data)
 
