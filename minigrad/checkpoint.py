@@ -471,6 +471,11 @@ def _load_npz(path: Path) -> dict[Any, Any]:
     return _unflatten(meta_text, arrays, where)
 
 
+#: the safetensors dtypes numpy has (not BF16 or the float8 types)
+_NUMPY_SAFETENSORS_DTYPES = frozenset(
+    {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"})
+
+
 def _load_safetensors(path: Path) -> dict[Any, Any]:
     where = str(path)
     st = _safetensors_numpy()
@@ -485,9 +490,17 @@ def _load_safetensors(path: Path) -> dict[Any, Any]:
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
         metadata = header.get("__metadata__") or {}
-        arrays = {name: _writeable(a) for name, a in st.load(raw).items()}
+        unreadable = [(name, info["dtype"]) for name, info in header.items()
+                      if isinstance(info, dict) and "dtype" in info
+                      and info["dtype"] not in _NUMPY_SAFETENSORS_DTYPES]
+        arrays = {} if unreadable else {name: _writeable(a) for name, a in st.load(raw).items()}
     except Exception as e:  # safetensors raises its own SafetensorError type
         raise CheckpointError(f"cannot read checkpoint {where}: {e}") from None
+    if unreadable:
+        name, dtype = unreadable[0]
+        raise CheckpointError(
+            f"{where}: tensor {name!r} has dtype {dtype}, which numpy (and so minigrad) cannot "
+            f"represent; convert it where it was saved, e.g. in PyTorch with tensor.float()")
     if not isinstance(metadata, dict) or _SAFETENSORS_META_KEY not in metadata:
         # A safetensors file from elsewhere: return its tensors under their flat names.
         return arrays

@@ -97,6 +97,17 @@ def writable_path(text: str) -> str:
     return text
 
 
+def checkpoint_path(text: str) -> str:
+    """An argparse type: a writable file path ending in ``.npz`` or ``.safetensors`` (the names
+    :func:`minigrad.save` writes), so a bad name fails before training, not after an epoch."""
+    from .checkpoint import SUFFIXES
+
+    path = writable_path(text)
+    if os.path.splitext(path)[1].lower() not in SUFFIXES:
+        raise argparse.ArgumentTypeError(f"must end in {' or '.join(SUFFIXES)}, got {text!r}")
+    return path
+
+
 # ---- running ----------------------------------------------------------------------------------
 def _listing(table: dict[str, tuple[str, str]]) -> str:
     return "".join(f"  {name:<16}{desc}\n" for name, (_, desc) in table.items()) or "  (none)\n"

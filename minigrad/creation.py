@@ -212,16 +212,34 @@ def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
     return _leaf(arr, requires_grad, "randn", device)
 
 
-def randint(*args: Any, dtype: Any = None, requires_grad: bool = False,
-        device: Any = None) -> Tensor:
-    """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high), int64."""
-    if len(args) == 2:
-        low, (high, size) = 0, args
-    elif len(args) == 3:
-        low, high, size = args
+def randint(*args: Any, low: Any = None, high: Any = None, size: Any = None, dtype: Any = None,
+            requires_grad: bool = False, device: Any = None) -> Tensor:
+    """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high), int64.
+    Each may be given by its keyword (``low=`` defaults to 0), as in PyTorch."""
+    given = {"low": low, "high": high, "size": size}
+    if len(args) == 3:
+        names: tuple[str, ...] = ("low", "high", "size")
+    elif len(args) == 2:
+        names = ("low", "high") if size is not None else ("high", "size")
+    elif len(args) == 1:
+        names = ("low",) if high is not None else ("high",)
+    elif not args:
+        names = ()
     else:
         raise TypeError(f"randint: expected (high, size) or (low, high, size), got {len(args)} "
                         "arguments")
+    for name, value in zip(names, args, strict=True):
+        if given[name] is not None:
+            raise TypeError(f"randint: got {name} both positionally and as {name}=")
+        given[name] = value
+    low, high, size = given["low"], given["high"], given["size"]
+    if high is None or size is None:
+        raise TypeError("randint: expected (high, size) or (low, high, size); "
+                        f"missing {'high' if high is None else 'size'}")
+    low = 0 if low is None else low
+    for name, bound in (("low", low), ("high", high)):
+        if isinstance(bound, bool) or not isinstance(bound, int | np.integer):
+            raise TypeError(f"randint: {name} must be an int, got {bound!r}")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     dt = np.dtype(np.int64) if dtype is None else as_dtype(dtype, "randint")

@@ -146,19 +146,29 @@ def pow(input: Any, exponent: Any) -> Tensor:
 def _bound(value: Any, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, Tensor):
-        if value.ndim:
-            raise TypeError(f"clamp: {name} must be a number or a 0-d tensor, got a tensor of "
-                            f"shape {value.shape}")
+    if isinstance(value, Tensor):  # 0-d and constant here: clamp takes the others apart
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise TypeError(f"clamp: {name} must be a number, got {type(value).__name__}")
     return value  # type: ignore[return-value]
 
 
+def _tensor_bound(value: Any) -> bool:
+    return isinstance(value, Tensor) and (value.ndim > 0 or value.requires_grad)
+
+
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max]; the gradient passes where min <= x <= max (bounds included,
-    as in PyTorch)."""
+    as in PyTorch). A bound may be a tensor (broadcast with ``input``); it receives the gradient
+    where it is the result: ``min`` where x < min, ``max`` where the result is ``max``."""
+    if _tensor_bound(min) or _tensor_bound(max):
+        # PyTorch's order, min(max(x, lo), hi): with lo > hi the result is hi
+        out = lift(input)
+        if min is not None:
+            out = where(out < min, min, out)
+        if max is not None:
+            out = where(out > max, max, out)
+        return out
     lo, hi = _bound(min, "min"), _bound(max, "max")
     if lo is None and hi is None:
         raise ValueError("clamp: give min, max or both")
@@ -186,6 +196,16 @@ def astype(x: Any, dtype: Any) -> Tensor:
     if dt.kind != "f" or x.dtype.kind != "f":
         return Tensor._make(x.data.astype(dt), None)
     return P.astype(x, dtype=dt)
+
+
+def _as_dtype(x: Tensor, dtype: Any, op: str) -> Tensor:
+    """``x`` converted to a float ``dtype`` first (the ``dtype=`` of softmax and log_softmax)."""
+    if dtype is None:
+        return x
+    dt = as_dtype(dtype, op)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: dtype must be a float dtype, got {dt}")
+    return astype(x, dt)
 
 
 def clone(input: Any) -> Tensor:
@@ -501,9 +521,10 @@ def any(input: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
     return _logic_reduce("any", np.any, input, dim, keepdim)
 
 
-def softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max so nothing overflows."""
-    x = lift(input)
+def softmax(input: Any, dim: Any = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max so nothing overflows;
+    ``dtype=`` converts the input first, as in PyTorch."""
+    x = _as_dtype(lift(input), dtype, "softmax")
     d = _one_dim("softmax", x, dim if axis is None else axis) if x.ndim else None
     if x.size == 0:  # as numpy and PyTorch: the empty result
         return clone(x)
@@ -511,9 +532,9 @@ def softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
     return e / P.sum_(e, axis=d, keepdims=True)
 
 
-def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
+def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None, dtype: Any = None) -> Tensor:
     # NOTE: log(softmax(x)) is -inf once softmax underflows to 0; shifted - logsumexp is not.
-    x = lift(input)
+    x = _as_dtype(lift(input), dtype, "log_softmax")
     d = _one_dim("log_softmax", x, dim if axis is None else axis) if x.ndim else None
     if x.size == 0:
         return clone(x)
@@ -522,10 +543,22 @@ def log_softmax(input: Any, dim: Any = -1, *, axis: Any = None) -> Tensor:
 
 
 # ---- shapes --------------------------------------------------------------------------------
-def reshape(input: Any, *shape: Any) -> Tensor:
-    """The same elements in a new shape (one size may be -1: inferred)."""
+def _positional_or_keyword(given: tuple[Any, ...], keyword: Any, op: str, name: str
+                           ) -> tuple[Any, ...]:
+    """The sizes of ``op(x, *given)`` or ``op(x, name=keyword)``, not both."""
+    if keyword is None:
+        return given
+    if given:
+        raise TypeError(f"{op}: got {name} both as positional arguments {given} and as "
+                        f"{name}={keyword!r}")
+    return (keyword,)
+
+
+def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
+    """The same elements in a new shape (one size may be -1: inferred): ``reshape(x, (2, 3))``,
+    ``reshape(x, 2, 3)`` or PyTorch's keyword ``reshape(x, shape=(2, 3))``."""
     x = lift(input)
-    new = D.shape_arg(shape, "reshape")
+    new = D.shape_arg(_positional_or_keyword(sizes, shape, "reshape", "shape"), "reshape")
     if new == x.shape:
         return x
     try:
@@ -579,10 +612,11 @@ def expand_dims(input: Any, axis: Any) -> Tensor:
     return unsqueeze(input, axis)
 
 
-def permute(input: Any, *dims: Any) -> Tensor:
-    """Reorder the dims: result dim i is input dim ``dims[i]`` (negative dims allowed)."""
+def permute(input: Any, *order: Any, dims: Any = None) -> Tensor:
+    """Reorder the dims: result dim i is input dim ``dims[i]`` (negative dims allowed), given
+    as ``permute(x, (1, 0))``, ``permute(x, 1, 0)`` or ``permute(x, dims=(1, 0))``."""
     x = lift(input)
-    raw = D.shape_arg(dims, "permute")
+    raw = D.shape_arg(_positional_or_keyword(order, dims, "permute", "dims"), "permute")
     if len(raw) != x.ndim:
         raise ValueError(f"permute: dims {raw} must name each of the {x.ndim} dims once")
     perm = D.dims(raw, x.ndim, "permute") or ()
@@ -863,8 +897,11 @@ def _index_array(op: str, index: Any, what: str = "index") -> np.ndarray:
     return idx
 
 
-def _check_range(op: str, idx: np.ndarray, n: int, d: int) -> None:
-    if idx.size and (idx.min() < -n or idx.max() >= n):
+def _check_range(op: str, idx: np.ndarray, n: int, d: int, *, negative: bool = False) -> None:
+    """Indices in ``[0, n)``, as PyTorch's gather, scatter and index ops require (numpy would
+    wrap a negative one around); ``negative=True`` also admits ``[-n, 0)``."""
+    low = -n if negative else 0
+    if idx.size and (idx.min() < low or idx.max() >= n):
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
         raise IndexError(f"{op}: index {bad} is out of range for dim {d} of size {n}")
 
@@ -911,6 +948,10 @@ def take_along_dim(input: Any, indices: Any, dim: Any = None) -> Tensor:
     if idx.ndim != x.ndim:
         raise ValueError(f"take_along_dim: indices must have the input's rank {x.ndim}, got "
                          f"shape {idx.shape}")
+    # along a dim, a negative index counts from the end (numpy's take_along_axis; PyTorch too)
+    n = x.shape[d] if x.ndim else 1
+    _check_range("take_along_dim", idx, n, d, negative=True)
+    idx = np.where(idx < 0, idx + n, idx)
     if x.ndim == 0:
         return gather(x, 0, idx)
     try:

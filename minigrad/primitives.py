@@ -22,6 +22,7 @@ import numpy as np
 from .autograd import sum_to
 from .forward import linear
 from .primitive import Primitive
+from .tensor import DEFAULT_FLOAT
 
 # ---- elementwise, two inputs (numpy broadcasting) ------------------------------------------
 add: Primitive = Primitive("add", np.add, broadcasts=True)
@@ -36,7 +37,20 @@ mul: Primitive = Primitive("mul", np.multiply, broadcasts=True)
 mul.defvjp(lambda xp, g, ans, x, y: (g * y, g * x))
 mul.defjvp(lambda xp, t, ans, x, y: linear(t, lambda tx: tx * y, lambda ty: x * ty))
 
-truediv: Primitive = Primitive("truediv", np.true_divide, broadcasts=True)
+def _kind(v: Any) -> str:
+    return v.dtype.kind if isinstance(v, np.ndarray | np.generic) else (
+        "f" if isinstance(v, float) else "i")
+
+
+def _true_divide(x: Any, y: Any) -> np.ndarray:
+    """``x / y``. NOTE: integers (and bools) divide into the default float, float32, as in
+    PyTorch; numpy's ``true_divide`` would give float64."""
+    if _kind(x) in "biu" and _kind(y) in "biu":
+        return np.true_divide(x, y, dtype=DEFAULT_FLOAT)
+    return np.true_divide(x, y)
+
+
+truediv: Primitive = Primitive("truediv", _true_divide, broadcasts=True)
 truediv.defvjp(lambda xp, g, ans, x, y: (g / y, -g * ans / y))
 truediv.defjvp(lambda xp, t, ans, x, y: linear(t, lambda tx: tx / y, lambda ty: -ty * ans / y))
 

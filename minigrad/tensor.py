@@ -7,7 +7,7 @@ bools bool. A numpy array keeps its dtype. Only floating-point tensors can requi
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -185,6 +185,11 @@ class Tensor:
         return self.data
 
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: a tensor with {self.data.size} elements (shape "
+                             f"{self.data.shape}) cannot be converted to a Python number; only "
+                             f"one-element tensors can")
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -196,13 +201,29 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self.item())  # a one-element tensor of any rank, as in PyTorch
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index, got dtype {self.data.dtype} and shape {self.data.shape}")
+        return int(self.data.item())
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements (shape "
+                             f"{self.data.shape}) is ambiguous; use .any() or .all()")
+        return bool(self.data.item())
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The slices along dim 0 (each one a getitem on the tape), as in PyTorch."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
@@ -413,8 +434,8 @@ class Tensor:
     def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         return ops.argmax(self, dim, keepdim, **kw)
 
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
+    def reshape(self, *sizes: Any, shape: Any = None) -> Tensor:
+        return ops.reshape(self, *sizes, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
@@ -423,8 +444,8 @@ class Tensor:
         """Swap two dims (PyTorch's meaning); :meth:`permute` reorders them all."""
         return ops.transpose(self, dim0, dim1)
 
-    def permute(self, *dims: Any) -> Tensor:
-        return ops.permute(self, *dims)
+    def permute(self, *order: Any, dims: Any = None) -> Tensor:
+        return ops.permute(self, *order, dims=dims)
 
     def swapaxes(self, axis0: int, axis1: int) -> Tensor:
         return ops.transpose(self, axis0, axis1)
@@ -502,8 +523,8 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    def view(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
+    def view(self, *sizes: Any, size: Any = None) -> Tensor:
+        return ops.reshape(self, *sizes, shape=size)
 
     def view_as(self, other: Tensor) -> Tensor:
         return ops.reshape(self, other.shape)
@@ -535,12 +556,14 @@ class Tensor:
     def repeat(self, *repeats: Any) -> Tensor:
         return ops.repeat(self, *repeats)
 
-    def tile(self, *dims: Any) -> Tensor:
-        return ops.tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
-                        else dims)
+    def tile(self, *reps: Any, dims: Any = None) -> Tensor:
+        reps = ops._positional_or_keyword(reps, dims, "tile", "dims")
+        return ops.tile(self, reps[0] if len(reps) == 1 and not isinstance(reps[0], int)
+                        else reps)
 
-    def flip(self, *dims: Any) -> Tensor:
-        return ops.flip(self, dims[0] if len(dims) == 1 else dims)
+    def flip(self, *order: Any, dims: Any = None) -> Tensor:
+        order = ops._positional_or_keyword(order, dims, "flip", "dims")
+        return ops.flip(self, order[0] if len(order) == 1 else order)
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         return ops.roll(self, shifts, dims)

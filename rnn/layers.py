@@ -27,6 +27,7 @@ L number of layers, P LSTM projection size (P = H without projection).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -171,7 +172,7 @@ def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None,
     outputs = []
     for t in range(steps):
         if t < shortest:  # every row is still running
-            state = cell(x[t], state)
+            state = _checked_state(cell(x[t], state), cell, B, t)
             outputs.append(output_of(state))
             continue
         assert lens is not None
@@ -180,7 +181,7 @@ def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None,
         # the padding makes the cell's local derivatives NaN there, and the backward of a
         # select still multiplies them by its zero: 0 * NaN = NaN reaches the weights. Reading
         # 0 at padded steps keeps every value in the unselected branch finite.
-        new = cell(mg.where(valid, x[t], 0), state)
+        new = _checked_state(cell(mg.where(valid, x[t], 0), state), cell, B, t)
         old = _zeros_like(new) if state is None else state
         state = _where(valid, new, old)
         outputs.append(mg.where(valid, output_of(new), 0))
@@ -189,6 +190,23 @@ def run_cell(cell: Any, x: Any, state: State | None = None, lengths: Any = None,
         out = mg.pad(out, ((0, T - steps), (0, 0), (0, 0)))
     assert state is not None
     return out, state
+
+
+def _checked_state(state: Any, cell: Any, B: int, t: int) -> State:
+    """What a cell returned, if it keeps the cell contract; else an error saying what it was."""
+    parts = state if isinstance(state, tuple) else (state,)
+    if parts and all(isinstance(p, Tensor) for p in parts):
+        out = parts[0]
+        if out.ndim == 2 and out.shape[0] == B:
+            return state  # type: ignore[no-any-return]
+        got = f"an output of shape {out.shape}"
+    else:
+        got = "a tuple holding " + ", ".join(type(p).__name__ for p in parts) if isinstance(
+            state, tuple) else type(state).__name__
+    name = getattr(cell, "__name__", type(cell).__name__)
+    raise TypeError(f"run_cell: cell {name} returned {got} at step {t}; a cell returns its new "
+                    f"state: a Tensor ({B}, H) for a batch of {B}, or a tuple of Tensors whose "
+                    f"first element is one (cell(x_t, state=None) -> state)")
 
 
 def _check_sequence(x: Any, who: str) -> Tensor:
@@ -313,6 +331,20 @@ def dropout(x: Tensor, p: float, rng: np.random.Generator) -> Tensor:
     return x * Tensor((keep / (1.0 - p)).astype(x.dtype))
 
 
+def _check_stack_layers(layers: Sequence[Any], who: str) -> None:
+    """Refuse what does not follow the sequence-layer contract, before any of it runs."""
+    for k, layer in enumerate(layers):
+        kind = type(layer).__name__
+        if isinstance(layer, _RecurrentLayer):
+            raise TypeError(f"{who}: layer {k} is an rnn.{kind}, which stacks itself: use "
+                            f"{kind}(..., num_layers=N, dropout=p), or wrap its cells in "
+                            f"rnn.Recurrent / rnn.Bidirectional")
+        if not isinstance(getattr(layer, "num_directions", None), int) or not callable(layer):
+            raise TypeError(f"{who}: layer {k} is a {kind}, not a sequence layer "
+                            f"(layer(x, states, lengths) -> (output, [state per direction]) "
+                            f"with num_directions); wrap a cell as rnn.Recurrent(cell)")
+
+
 def run_stack(layers: Sequence[SequenceLayer], x: Tensor, states: Sequence[State | None] | None,
               lengths: np.ndarray | None, dropout_p: float = 0.0,
               rng: np.random.Generator | None = None) -> tuple[Tensor, list[State]]:
@@ -326,6 +358,7 @@ def run_stack(layers: Sequence[SequenceLayer], x: Tensor, states: Sequence[State
     """
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"run_stack: dropout_p must be in [0, 1), got {dropout_p}")
+    _check_stack_layers(layers, "run_stack")
     n_states = sum(layer.num_directions for layer in layers)
     initial = _states_or_none(states, n_states, "Stacked")
     finals: list[State] = []
@@ -359,6 +392,7 @@ class Stacked(Module):
             raise ValueError(f"Stacked: dropout must be in [0, 1), got {dropout}")
         if len(layers) == 0:
             raise ValueError("Stacked: need at least one layer")
+        _check_stack_layers(layers, "Stacked")
         self.layers = list(layers)
         for k, layer in enumerate(self.layers):
             setattr(self, f"layer{k}", layer)
@@ -432,6 +466,10 @@ class _RecurrentLayer(Module):
             raise TypeError(f"{name}: dropout must be a number, got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        if dropout > 0 and self.num_layers == 1:  # an argument that does nothing: say so
+            warnings.warn(f"{name}: dropout={dropout} is applied between stacked layers only, so "
+                          f"it does nothing with num_layers=1 (PyTorch warns too)", UserWarning,
+                          stacklevel=3)
         check_dtype(dtype, name)  # before any cell is built, so the error names the layer
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
@@ -495,6 +533,20 @@ class _RecurrentLayer(Module):
         for owner, key in ((self, name), (cell, pname)):
             owner._parameters[key] = value
             object.__setattr__(owner, key, value)  # what both paths compute with
+
+    def flatten_parameters(self) -> None:
+        """PyTorch's cuDNN weight compaction: nothing to do here (no cuDNN); kept so that a
+        ported script that calls it runs unchanged."""
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """The parameters per layer and direction, in PyTorch's order (``weight_ih_l0``,
+        ``weight_hh_l0``, ``bias_ih_l0``, ...), as ``torch.nn.LSTM.all_weights``."""
+        groups: dict[str, list[Parameter]] = {}
+        for name in self._slots:
+            key = name[name.rindex("_l") + 2:]          # "0", "0_reverse", ...
+            groups.setdefault(key, []).append(self._parameters[name])  # type: ignore[arg-type]
+        return list(groups.values())
 
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__.get("_slots", ()):

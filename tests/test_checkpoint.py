@@ -575,3 +575,18 @@ def test_loading_a_pytorch_file_says_what_it_is(tmp_path: Path, zipped: bool) ->
     with pytest.raises(CheckpointError, match=f"model.pt is {what}.*minigrad never unpickles.*"
                        "safetensors"):
         load(path)
+
+
+@pytest.mark.parametrize("dtype", ["BF16", "F8_E4M3"])
+def test_a_safetensors_dtype_numpy_lacks_is_named(tmp_path: Path, dtype: str) -> None:
+    # used to fail with the bare KeyError text "cannot read checkpoint ...: 'BF16'"
+    pytest.importorskip("safetensors")
+    header = json.dumps({"ok": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                         "w": {"dtype": dtype, "shape": [2], "data_offsets": [4, 8 if dtype ==
+                                                                            "BF16" else 6]}})
+    body = header.encode() + b" " * (-len(header) % 8)
+    path = tmp_path / "bf.safetensors"
+    path.write_bytes(len(body).to_bytes(8, "little") + body + bytes(8 if dtype == "BF16" else 6))
+    with pytest.raises(CheckpointError, match=f"tensor 'w' has dtype {dtype}, which numpy .* "
+                                              r"cannot represent; .*tensor\.float\(\)"):
+        load(path)

@@ -17,6 +17,7 @@ import pytest
 
 from minigrad import checkpoint
 from minigrad.cli import (
+    checkpoint_path,
     finite_float,
     main,
     nonnegative_int,
@@ -68,6 +69,9 @@ def test_argument_types_accept(tmp_path: Path) -> None:
         writable_path(str(tmp_path / "nodir" / "x.npz"))
     with pytest.raises(argparse.ArgumentTypeError, match="is a directory"):
         writable_path(str(tmp_path))
+    assert checkpoint_path(path) == path and checkpoint_path("m.safetensors") == "m.safetensors"
+    with pytest.raises(argparse.ArgumentTypeError, match=r"must end in \.npz or \.safetensors"):
+        checkpoint_path(str(tmp_path / "model.ckpt"))
 
 
 # ---- nonsense that used to run, one case each ----------------------------------------------------
@@ -98,6 +102,12 @@ def test_argument_types_accept(tmp_path: Path) -> None:
     (["recipe", "music", "--tunes", "1"], "--tunes: must be at least 2, got 1"),
     (["recipe", "music", "--val-fraction", "1"], "between 0 and 1 (exclusive), got 1"),
     (["recipe", "music", "--out", "nodir/tune.mid"], "directory nodir"),
+    # a checkpoint name save() refuses used to fail after the first epoch had trained
+    (["demo", "--checkpoint", "x.txt"],
+     "--checkpoint: must end in .npz or .safetensors, got 'x.txt'"),
+    (["recipe", "classify", "--checkpoint", "model.pt"], "must end in .npz or .safetensors"),
+    # a MIDI file under another name; tune.png was overwritten by the piano roll
+    (["recipe", "music", "--out", "tune.png"], "--out: must end in .mid or .midi, got 'tune.png'"),
 ])
 def test_bad_numbers_are_usage_errors_before_any_work(argv: list[str], message: str,
                                                       capsys: pytest.CaptureFixture[str],

@@ -500,3 +500,21 @@ def test_loader_errors_name_the_argument(kwargs: dict[str, Any], message: str) -
     args.update(kwargs)
     with pytest.raises(ValueError, match=f"^DataLoader: .*{message}"):
         data.DataLoader(**args)
+
+
+def test_stratify_accepts_an_array_of_labels_as_scikit_learn_does() -> None:
+    # stratify=y (scikit-learn's spelling) used to fail with numpy's "truth value of an array
+    # with more than one element is ambiguous"
+    X = np.arange(40).reshape(20, 2)
+    y = np.repeat(np.arange(4), 5)
+    by_flag = train_test_split(X, y, test_size=6, seed=3, stratify=True)
+    by_array = train_test_split(X, y, test_size=6, seed=3, stratify=y)
+    for a, b in zip(by_flag, by_array, strict=True):
+        assert np.array_equal(a, b)
+    groups = np.arange(20) % 2        # other labels than y: their proportions are kept
+    _, Xte, _, _ = train_test_split(X, y, test_size=6, seed=3, stratify=groups)
+    assert np.bincount((Xte[:, 0] // 2) % 2, minlength=2).tolist() == [3, 3]
+    with pytest.raises(ValueError, match="stratify has 19 labels for 20 rows"):
+        train_test_split(X, y, stratify=groups[:19])
+    with pytest.raises(ValueError, match="the stratify labels must be 1-D, got shape \\(20, 1\\)"):
+        train_test_split(X, y, stratify=groups[:, None])

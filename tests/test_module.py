@@ -84,6 +84,26 @@ def test_child_module_and_buffer_assignment_rules() -> None:
         m.register_buffer("x", np.zeros(2))  # type: ignore[arg-type]
 
 
+def test_register_replaces_only_a_name_of_its_own_kind() -> None:
+    # a buffer registered over a parameter used to drop the parameter from parameters() and
+    # from training, silently; PyTorch raises (setattr may still change a name's kind)
+    lin = nn.Linear(2, 3)
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        lin.register_buffer("weight", mg.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'bias' already exists"):
+        lin.register_buffer("bias", None)
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        lin.add_module("weight", nn.Linear(1, 1))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.register_parameter("weight", nn.Parameter(np.zeros((3, 2), np.float32)))  # same kind
+    m = nn.Module()
+    m.register_buffer("count", mg.zeros(2))
+    with pytest.raises(KeyError, match="attribute 'count' already exists"):
+        m.register_parameter("count", nn.Parameter(np.zeros(2)))
+    m.register_buffer("count", mg.ones(2))
+    assert list(m.state_dict()) == ["count"]
+
+
 # ----------------------------------------------------------------------------- shared and tied
 
 
@@ -266,7 +286,11 @@ def test_load_state_dict_bumps_versions_and_keeps_arrays() -> None:
     (lambda: nn.Linear(4, 2), np.ones((3, 4))),
     (lambda: nn.LayerNorm(4), np.ones((3, 4))),
     (lambda: nn.Linear(4, 2, dtype=np.float64), np.ones((3, 4), np.float32)),
-], ids=["Linear-f32-layer", "LayerNorm-f32-layer", "Linear-f64-layer"])
+    # Conv1d used to compute a float32 layer in float64
+    (lambda: nn.Conv1d(4, 2, 3), np.ones((2, 4, 5))),
+    (lambda: nn.Conv1d(4, 2, 3, dtype=np.float64), np.ones((4, 5), np.float32)),
+], ids=["Linear-f32-layer", "LayerNorm-f32-layer", "Linear-f64-layer", "Conv1d-f32-layer",
+        "Conv1d-f64-layer"])
 def test_layers_refuse_an_input_of_another_float_dtype(layer: Any, x: np.ndarray) -> None:
     m = layer()
     name = type(m).__name__

@@ -163,13 +163,14 @@ def split_inputs(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
 
 
 def gather_inputs(data: st.DataObject) -> tuple[list[np.ndarray], dict]:
-    """PyTorch's gather: an index of the input's rank, repeats included (they add up)."""
+    """PyTorch's gather: an index of the input's rank, repeats included (they add up), every
+    index in [0, size) (a negative one is an error, as in PyTorch)."""
     shape = data.draw(mgst.shapes(min_dims=1, **SHAPES), label="shape")
     dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
     ishape = tuple(data.draw(st.integers(1, n)) if i != dim % len(shape) else
                    data.draw(st.integers(1, 4)) for i, n in enumerate(shape))
     idx = data.draw(hnp.arrays(np.int64, ishape,
-                               elements=st.integers(-shape[dim], shape[dim] - 1)), label="index")
+                               elements=st.integers(0, shape[dim] - 1)), label="index")
     return [data.draw(mgst.arrays(shape), label="x")], dict(dim=dim, idx=idx)
 
 

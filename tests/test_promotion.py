@@ -47,6 +47,18 @@ def test_result_dtype_and_add_match_torch(a: tuple, b: tuple) -> None:
     assert str((ma + mb).dtype) == expect
 
 
+@given(operand, operand)
+def test_true_division_matches_torch(a: tuple, b: tuple) -> None:
+    # integers and bools used to divide into numpy's float64; PyTorch gives float32
+    torch = _torch()
+    if a[0] == "number" and b[0] == "number":
+        return
+    (ma, ta), (mb, tb) = _make(a, torch), _make(b, torch)
+    got, expect = ma / mb, ta / tb
+    assert str(got.dtype) == str(expect.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(np.asarray(got.data), expect.numpy())
+
+
 @pytest.mark.parametrize("a,b,expect", [
     ("int64", "float32", "float32"), ("float32", "float64", "float64"), ("bool", "int64", "int64"),
     ("int32", "float16", "float16"), ("uint8", "int8", "int16"), ("bool", "float32", "float32"),

@@ -226,8 +226,11 @@ def test_dropout_only_between_layers_and_only_in_training(impl: str) -> None:
     assert not np.allclose(out1.data, out2.data)  # a fresh mask every call
     # the first layer's half of h_n is before any dropout
     np.testing.assert_array_equal(call(drop, x)[1][0].data[0], call(plain, x)[1][0].data[0])
-    # a single layer has no layer after it: dropout never applies
-    one = make("GRU", 4, 6, impl=impl, rng=9, dropout=0.5)
+    # a single layer has no layer after it: dropout never applies (and, as in PyTorch, a
+    # warning says so at construction)
+    with pytest.warns(UserWarning, match=r"^GRU: dropout=0.5 is applied between stacked layers "
+                                         r"only, so it does nothing with num_layers=1"):
+        one = make("GRU", 4, 6, impl=impl, rng=9, dropout=0.5)
     np.testing.assert_array_equal(call(one, x)[0].data,
                                   call(make("GRU", 4, 6, impl=impl, rng=9), x)[0].data)
 
@@ -384,3 +387,54 @@ def test_impl_is_switchable_and_shown() -> None:
         assert make("GRU", 2, 3).impl == "fused"  # the default
         layer.impl = "fused"
         assert layer.impl == "fused"
+
+
+def test_stacked_refuses_what_is_not_a_sequence_layer() -> None:
+    # a bare cell used to fail inside the first call with "'LSTMCell' object has no attribute
+    # 'num_directions'", a PyTorch-style layer with "forward() takes from 2 to 3 positional
+    # arguments but 4 were given"
+    with pytest.raises(TypeError, match=r"Stacked: layer 1 is a LSTMCell, not a sequence layer.*"
+                                        r"rnn\.Recurrent\(cell\)"):
+        rnn.Stacked([rnn.Recurrent(rnn.LSTMCell(3, 4)), rnn.LSTMCell(4, 4)])
+    with pytest.raises(TypeError, match=r"Stacked: layer 0 is an rnn\.LSTM, which stacks itself: "
+                                        r"use LSTM\(\.\.\., num_layers=N"):
+        rnn.Stacked([rnn.LSTM(3, 4), rnn.LSTM(4, 4)])
+    x = mg.tensor(np.zeros((2, 1, 3), np.float32))
+    with pytest.raises(TypeError, match=r"run_stack: layer 0 is a GRUCell"):
+        rnn.run_stack([rnn.GRUCell(3, 4)], x, None, None)
+    out, states = rnn.run_stack([rnn.Recurrent(rnn.GRUCell(3, 4))], x, None, None)
+    assert out.shape == (2, 1, 4) and len(states) == 1
+
+
+@pytest.mark.parametrize("returned, message", [
+    (lambda xt: 5, r"returned int at step 0"),
+    (lambda xt: mg.zeros(3, 4), r"returned an output of shape \(3, 4\) at step 0"),
+    (lambda xt: (mg.zeros(2, 4), "c"), r"returned a tuple holding Tensor, str at step 0"),
+])
+@pytest.mark.parametrize("lengths", [None, [4, 1]])
+def test_run_cell_refuses_a_cell_that_breaks_the_contract(returned: Any, message: str,
+                                                          lengths: Any) -> None:
+    # a cell returning 5 used to give a "sequence" tensor([5, 5, 5, 5]) without a word
+    x = mg.tensor(np.zeros((4, 2, 3), np.float32))
+    with pytest.raises(TypeError, match=r"^run_cell: cell <lambda> " + message +
+                                        r"; a cell returns its new state: a Tensor \(2, H\)"):
+        rnn.run_cell(lambda xt, state=None: returned(xt), x, lengths=lengths)
+    with pytest.raises(TypeError, match=message):
+        rnn.Recurrent(lambda xt, state=None: returned(xt))(x)
+
+
+@pytest.mark.parametrize("kw", [{}, {"num_layers": 2, "bidirectional": True},
+                                {"proj_size": 2, "num_layers": 2}])
+def test_all_weights_and_flatten_parameters_as_in_pytorch(kw: dict) -> None:
+    # a ported script calls lstm.flatten_parameters(); both used to be AttributeErrors
+    m = rnn.LSTM(3, 4, **kw)
+    m.flatten_parameters()
+    names = {id(p): n for n, p in m.named_parameters()}
+    groups = [[names[id(p)] for p in group] for group in m.all_weights]
+    assert [n for group in groups for n in group] == [n for n, _ in m.named_parameters()]
+    assert len(groups) == m.num_layers * m.num_directions
+    assert all(len({n[n.rindex("_l"):] for n in group}) == 1 for group in groups)
+    torch = pytest.importorskip("torch")
+    t = torch.nn.LSTM(3, 4, **kw)
+    assert [[tuple(p.shape) for p in g] for g in m.all_weights] == \
+        [[tuple(p.shape) for p in g] for g in t.all_weights]

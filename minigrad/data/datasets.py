@@ -159,7 +159,7 @@ def train_test_split(
     test_size: float | int = 0.2,
     seed: int | None = None,
     *,
-    stratify: bool = False,
+    stratify: bool | npt.ArrayLike = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle and split ``(X, y)`` into ``(X_train, X_test, y_train, y_test)``.
 
@@ -172,7 +172,8 @@ def train_test_split(
             exactly the one asked for; it is shared among the labels in proportion to their
             counts by the largest-remainder method (each label gets the floor of its share,
             and the rows still missing go to the labels with the largest fractional parts), so
-            any size from 1 to ``n - 1`` works.
+            any size from 1 to ``n - 1`` works. An array of one label per row (scikit-learn's
+            ``stratify=y``) keeps the proportions of those labels instead.
 
     Raises:
         ValueError: mismatched lengths or an impossible ``test_size``.
@@ -186,15 +187,22 @@ def train_test_split(
         raise ValueError(f"X and y have different lengths: {n} and {y.shape[0]}")
     n_test = _resolve_test_size(test_size, n)
     rng = np.random.default_rng(seed)
-    if not stratify:
+    if isinstance(stratify, (bool, np.bool_)):
+        strata = y if stratify else None
+        what = "y"
+    else:
+        strata, what = np.asarray(stratify), "the stratify labels"
+        if strata.ndim == 1 and strata.shape[0] != n:
+            raise ValueError(f"stratify has {strata.shape[0]} labels for {n} rows")
+    if strata is None:
         perm = rng.permutation(n)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
     else:
-        if y.ndim != 1:
+        if strata.ndim != 1:
             raise ValueError(
-                f"stratify needs one label per row: y must be 1-D, got shape {y.shape}"
+                f"stratify needs one label per row: {what} must be 1-D, got shape {strata.shape}"
             )
-        labels, codes = np.unique(y, return_inverse=True)
+        labels, codes = np.unique(strata, return_inverse=True)
         counts = np.bincount(codes, minlength=labels.size)
         per_label = _largest_remainder(n_test, counts)
         test_parts, train_parts = [], []

@@ -2,7 +2,8 @@
 
     h = tanh(x W1 + b1),  logits = h W2 + b2,  loss = mean_n -log softmax(logits_n)[y_n]
 
-No nn, no optimizer: the parameters are leaf tensors and each step is ``p -= lr * p.grad``.
+No nn, no optimizer: the parameters are leaf tensors and each step is
+``with minigrad.no_grad(): p -= lr * p.grad`` (in place: p stays the same leaf).
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def train(epochs: int = 60, hidden: int = 64, lr: float = 0.5, batch: int = 64,
             for p in params:
                 p.grad = None
             loss.backward()
-            for p in params:
-                assert p.grad is not None
-                p.data -= lr * p.grad.data
+            with mg.no_grad():  # an in-place update of a leaf: p stays the same leaf
+                for p in params:
+                    assert p.grad is not None
+                    p -= lr * p.grad
             total += loss.item() * len(yb)
         if log and (epoch == 1 or epoch % 10 == 0 or epoch == epochs):
             with mg.no_grad():

@@ -24,10 +24,10 @@ import minigrad as mg
 import rnn
 from minigrad import checkpoint, nn, optim
 from minigrad.cli import (
+    checkpoint_path,
     nonnegative_int,
     positive_float,
     positive_int,
-    writable_path,
 )
 from minigrad.data import CharVocab, DataLoader, load_dinos
 from minigrad.nn import functional as F
@@ -186,4 +186,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def _checkpoint_path(text: str) -> str | None:
     """``none`` (any case) or a writable file path."""
-    return None if text.lower() == "none" else writable_path(text)
+    return None if text.lower() == "none" else checkpoint_path(text)

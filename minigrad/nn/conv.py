@@ -8,7 +8,7 @@ from typing import Any
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .layers import RNG, _dtype_note, _float_dtype, _positive
+from .layers import RNG, _dtype_note, _float_dtype, _positive, _same_float_dtype
 from .module import Module, Parameter
 
 __all__ = ["Conv1d"]
@@ -55,6 +55,7 @@ class Conv1d(Module):
             self.bias = Parameter(gen.uniform(-k, k, self.out_channels).astype(dt))
 
     def forward(self, x: Any) -> Tensor:
+        x = _same_float_dtype(x, self.weight, "Conv1d")
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 

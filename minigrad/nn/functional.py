@@ -45,14 +45,25 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return y if bias is None else y + bias
 
 
-def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
-    """Rows of ``weight`` (shape ``(num, dim)``) at integer ``indices`` of any shape:
-    the result has shape ``indices.shape + (dim,)``. Repeated indices add up in the gradient;
-    no gradient reaches the row ``padding_idx``."""
+def embedding(input: Any, weight: Any, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` (shape ``(num, dim)``) at integer indices ``input`` of any shape:
+    the result has shape ``input.shape + (dim,)``. Repeated indices add up in the gradient;
+    no gradient reaches the row ``padding_idx``.
+
+    As in PyTorch: ``max_norm`` first rescales, in place and without gradient, each looked-up
+    row whose ``norm_type``-norm exceeds it to norm ``max_norm`` (a write to ``weight``: its
+    version goes up); ``scale_grad_by_freq`` divides each row's gradient by how often the row
+    occurs in ``input``. ``sparse=True`` is refused: minigrad has no sparse gradients.
+    """
     weight = lift(weight)
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    if sparse:
+        raise ValueError("embedding: sparse=True needs sparse gradients, which minigrad does "
+                         "not have; use sparse=False (the default)")
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
@@ -64,11 +75,36 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
             raise ValueError(f"embedding: padding_idx must be an integer in [{-n}, {n - 1}] for "
                              f"{n} embeddings, got {padding_idx!r}")
         padding_idx = int(padding_idx) % n  # -1 is the last row, as in PyTorch
+    if max_norm is not None:
+        _renorm_rows(weight, np.unique(idx), float(max_norm), float(norm_type))
     out = ops.getitem(weight, idx)
+    if scale_grad_by_freq and out.requires_grad:
+        counts = np.bincount(idx.ravel(), minlength=n)[idx][..., None]
+        held = Tensor(out.data)
+        # NOTE: out - held is exactly 0, so the values stay the rows themselves; only the
+        # gradient is scaled, by 1 / (occurrences of the row)
+        out = held + (out - held) * Tensor((1.0 / counts).astype(out.dtype))
     if padding_idx is not None and out.requires_grad:
         keep = np.expand_dims(idx != padding_idx, -1)
         out = ops.where(keep, out, Tensor(out.data))  # same values; no gradient at padding
     return out
+
+
+def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """``embedding(max_norm=)``: rows of ``weight`` whose norm exceeds ``max_norm`` scaled to it
+    (PyTorch's ``embedding_renorm_``, including its 1e-7 in the denominator)."""
+    from ..tape import no_grad
+
+    if not max_norm > 0:
+        raise ValueError(f"embedding: max_norm must be > 0, got {max_norm}")
+    if rows.size == 0:
+        return
+    norms = np.linalg.norm(weight.data[rows].astype(np.float64), ord=norm_type, axis=1)
+    over = norms > max_norm
+    if over.any():
+        scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)[:, None]
+        with no_grad():
+            weight[rows[over]] = weight.data[rows[over]] * scale
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True,

@@ -170,8 +170,11 @@ class Module:
             raise TypeError(f"{kind} name should be a string, got {_typename(name)}")
         if not name or "." in name:
             raise KeyError(f"{kind} name can't be empty or contain \".\", got {name!r}")
-        registered = name in self._parameters or name in self._buffers or name in self._modules
-        if hasattr(self, name) and not registered:
+        # PyTorch's rule: register_* may replace a name of its own kind only (a buffer
+        # registered over a parameter would silently drop the parameter from training)
+        own: dict[str, dict[str, Any]] = {"parameter": self._parameters, "buffer": self._buffers,
+                                          "module": self._modules}
+        if hasattr(self, name) and name not in own[kind]:
             raise KeyError(f"attribute '{name}' already exists")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

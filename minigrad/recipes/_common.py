@@ -16,6 +16,7 @@ from typing import Any
 
 from minigrad import Tensor, checkpoint, nn
 from minigrad.cli import (
+    checkpoint_path,
     finite_float,
     nonnegative_int,
     positive_float,
@@ -26,7 +27,8 @@ from minigrad.optim import Optimizer
 from minigrad.progress import Progress
 
 __all__ = ["make_parser", "fit", "save_checkpoint", "format_metrics", "median", "echo",
-           "finite_float", "nonnegative_int", "positive_float", "positive_int", "writable_path"]
+           "checkpoint_path", "finite_float", "nonnegative_int", "positive_float", "positive_int",
+           "writable_path"]
 
 
 def make_parser(name: str, doc: str | None, *, epochs: int, hidden: int, lr: float,
@@ -46,7 +48,7 @@ def make_parser(name: str, doc: str | None, *, epochs: int, hidden: int, lr: flo
     ap.add_argument("--seed", type=nonnegative_int, default=0,
                     help="random seed for the data, the initial weights and the batch order "
                          "(default 0)")
-    ap.add_argument("--checkpoint", metavar="PATH", type=writable_path, default=None,
+    ap.add_argument("--checkpoint", metavar="PATH", type=checkpoint_path, default=None,
                     help=checkpoint_help or "save the trained model and optimizer state to "
                          "PATH (.npz; its directory must exist); nothing is written without it")
     return ap

@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="tokens per training window: how far back gradients flow (default 64)")
     ap.add_argument("--val-fraction", type=_fraction, default=0.1,
                     help="share of the tunes held out for validation (default 0.1)")
-    ap.add_argument("--out", type=writable_path, default="tune.mid", metavar="FILE.mid",
+    ap.add_argument("--out", type=_midi_path, default="tune.mid", metavar="FILE.mid",
                     help="the MIDI file to write (default tune.mid); with matplotlib a piano "
                          "roll is written beside it as FILE.png")
     ap.add_argument("--length", type=positive_int, default=96,
@@ -394,6 +394,15 @@ def _at_least_two(text: str) -> int:
 
 
 _window = _at_least_two
+
+
+def _midi_path(text: str) -> str:
+    """A writable ``.mid``/``.midi`` path: any other name would hide what the file holds, and
+    ``--out tune.png`` would be overwritten by the piano roll written beside it."""
+    path = writable_path(text)
+    if os.path.splitext(path)[1].lower() not in (".mid", ".midi"):
+        raise argparse.ArgumentTypeError(f"must end in .mid or .midi, got {text!r}")
+    return path
 
 
 def _fraction(text: str) -> float:
