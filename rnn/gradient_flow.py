@@ -11,7 +11,7 @@
 ``dLoss/dh_t`` is the *total* derivative: everything the loss owes to h_t, through the output
 at step t and through every later step (what ``h_t.retain_grad()`` would hold after backward).
 For a loss on the last step it is the product of the step Jacobians from T-1 down to t, the
-quantity whose vanishing or explosion the seed notes (and ``docs/bptt.md``) are about.
+quantity whose vanishing or explosion ``docs/bptt.md`` derives.
 
 How it is measured, on either path of a layer (``impl="reference"`` or ``"fused"``): the layer
 is called one step at a time, ``out_t, state_t = layer(x[t], state_{t-1})``, which computes what

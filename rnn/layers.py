@@ -12,7 +12,7 @@ with ``states`` a list of one state per direction (per layer and direction for `
 the order layer 0 forward, layer 0 reverse, layer 1 forward, ...).
 
 :class:`RNN`, :class:`LSTM` and :class:`GRU` are these blocks assembled with PyTorch's
-constructor, call, parameter names and output layout (see the contract in the project notes),
+constructor, call, parameter names and output layout (PyTorch's own documentation of torch.nn.LSTM),
 plus two execution paths: ``impl="reference"`` runs the cells step by step through minigrad ops;
 ``impl="fused"`` (the default) runs one whole-sequence Numba kernel per layer, recorded as one
 tape entry (:mod:`rnn.fused_ops`).
