@@ -481,3 +481,78 @@ def test_plain_data_still_gets_the_default_dtypes() -> None:
     assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([True]).dtype == np.bool_
     assert mg.tensor([1, 2], dtype=np.float64).dtype == np.float64
     assert mg.tensor(np.arange(3.0)).dtype == np.float64
+
+
+# ---- the engine core imports nothing that imports it back ------------------------------------
+ENGINE_CORE = ("tensor", "tape", "primitive", "autograd", "versions", "forward")
+#: imports inside functions that are allowed to point back up: Tensor's methods call the engine
+#: (``t.backward()``) at call time
+CALL_TIME_IMPORTS = {("tensor", "autograd")}
+
+
+def _core_imports(module: str, *, in_functions: bool) -> set[str]:
+    """The engine-core modules ``minigrad/<module>.py`` imports: at module level (anywhere in the
+    file outside functions and ``if TYPE_CHECKING``), and with ``in_functions`` inside functions
+    too."""
+    import ast
+    from pathlib import Path
+
+    path = Path(mg.__file__).parent / f"{module}.py"
+    found: set[str] = set()
+
+    def visit(nodes: list, in_function: bool) -> None:
+        for n in nodes:
+            if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test):
+                continue
+            if isinstance(n, ast.ImportFrom) and n.level == 1 and (in_functions or
+                                                                    not in_function):
+                names = [n.module] if n.module else [a.name for a in n.names]
+                found.update(m.split(".")[0] for m in names if m.split(".")[0] in ENGINE_CORE)
+            inner = in_function or isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                sub = getattr(n, field, None)
+                if isinstance(sub, list):
+                    visit(sub, inner)
+
+    visit(ast.parse(path.read_text()).body, False)
+    return found - {module}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of ``graph`` as a path (first node repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def dfs(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state:
+                found = dfs(nxt, [*path, nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = dfs(start, [start])
+            if found:
+                return found
+    return None
+
+
+def test_engine_core_has_no_import_cycle() -> None:
+    """tensor, tape, primitive, autograd, versions and forward import each other in one
+    direction only, at module level and (but for Tensor's methods) inside functions."""
+    top = {m: _core_imports(m, in_functions=False) for m in ENGINE_CORE}
+    assert _cycle(top) is None, f"module-level import cycle: {' -> '.join(_cycle(top) or [])}"
+    assert top["primitive"] >= {"tensor", "tape", "forward"}  # the parser sees imports at all
+    every = {m: {d for d in _core_imports(m, in_functions=True)
+                 if (m, d) not in CALL_TIME_IMPORTS} for m in ENGINE_CORE}
+    assert _cycle(every) is None, f"import cycle: {' -> '.join(_cycle(every) or [])}"
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
