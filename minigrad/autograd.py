@@ -104,19 +104,29 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
     wrap = create_graph or _state.anomaly  # the rule of some entries is wrapped (_rule)
     watch = bool(interior) or _state.anomaly  # look at every output gradient (_visit_outputs)
     with _GradMode(create_graph):  # a recorded backward records the rules' ops
-        for root, seed in zip(roots, seeds, strict=True):
-            _send(heap, leaves, root if root._entry is None else root._entry, root._slot, seed)
+        _send_all(heap, leaves, [r if r._entry is None else r._entry for r in roots],
+                  [r._slot for r in roots], seeds, None)
         try:
             while heap:
                 entry = heappop(heap)[1]
-                grads, entry.grads = entry.grads, None
-                ans, ins = _rule_args(entry, create_graph)  # raises if freed or overwritten
+                grads: list = entry.grads  # type: ignore[assignment]
+                entry.grads = None
+                saved: tuple = entry.saved  # type: ignore[assignment]
+                if saved is None or entry.epoch != _versions.clock:
+                    _check_saved(entry)  # freed by an earlier backward, or written since: raises
+                n_in = len(entry.parents)
+                ins: Sequence = saved[:n_in]
+                ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
+                if create_graph:
+                    ans, ins = _tensor_args(entry)  # the same values, as Tensors on the graph
                 if watch or entry.n_out > 1 or entry.hooks or entry.grad_norm is not None:
                     _visit_outputs(entry, grads, ans, xp, create_graph, interior)
-                rule = _rule(entry, create_graph) if wrap else entry.op.vjp
+                rule: Callable = _rule(entry, create_graph) if wrap else entry.op.vjp  # type: ignore
                 g = grads[0] if entry.n_out == 1 else tuple(grads)
                 result = rule(xp, g, ans, *ins, **entry.params)
-                _send_all(heap, leaves, entry, result)
+                if type(result) is not tuple:
+                    result = (result,)
+                _send_all(heap, leaves, entry.parents, entry.slots, result, entry)
                 if not retain_graph:
                     entry.release()
         except BaseException:
@@ -131,58 +141,49 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
         _finish_leaves(leaves, create_graph, capture)
 
 
-def _send(heap: list, leaves: dict, parent: Any, slot: int, g: Any) -> None:
-    """Add ``g`` to the gradient of output ``slot`` of ``parent`` (an entry, or a leaf)."""
-    if type(parent) is Entry or type(parent) is LockingEntry:
-        grads = parent.grads
-        if grads is None:  # its first gradient: it joins the walk
-            parent.grads = grads = [None] * parent.n_out
-            heappush(heap, (-parent.index, parent))
-        old = grads[slot]
-        grads[slot] = g if old is None else old + g
-    else:
-        hit = leaves.get(id(parent))
-        if hit is None:
-            leaves[id(parent)] = [parent, g]
-        else:
-            hit[1] = hit[1] + g
-
-
-def _send_all(heap: list, leaves: dict, entry: Entry, result: Any) -> None:
-    """Hand the rule's gradients to ``entry``'s parents, each checked and fitted by :func:`_fit`."""
-    if type(result) is not tuple:
-        result = (result,)
-    parents = entry.parents
-    if len(result) != len(parents):
-        raise ValueError(f"{entry.op.name} (tape #{entry.index}): backward gave "
-                         f"{len(result)} gradients for {len(parents)} inputs")
-    saved: tuple = entry.saved  # type: ignore[assignment]
-    slots = entry.slots
-    for i, g in enumerate(result):
+def _send_all(heap: list, leaves: dict, parents: Sequence[Any], slots: Sequence[int],
+              grads: Sequence[Any], entry: Entry | None) -> None:
+    """Add ``grads[i]`` to the gradient of output ``slots[i]`` of ``parents[i]`` (an entry, which
+    then joins the walk, or a leaf), skipping None on either side. With ``entry`` (whose rule
+    returned ``grads``) each is first checked and fitted to its input by :func:`_fit`."""
+    if entry is not None:
+        saved: tuple = entry.saved  # type: ignore[assignment]
+        if len(grads) != len(parents):
+            raise ValueError(f"{entry.op.name} (tape #{entry.index}): backward gave "
+                             f"{len(grads)} gradients for {len(parents)} inputs")
+    for i, g in enumerate(grads):
         parent = parents[i]
         if parent is None or g is None:  # a constant, or no gradient
             continue
-        like = saved[i]
-        if g.shape != like.shape or g.dtype != like.dtype:
-            g = _fit(entry, i, g, like)
-        _send(heap, leaves, parent, slots[i], g)
+        if entry is not None:
+            like = saved[i]
+            if g.shape != like.shape or g.dtype != like.dtype:
+                g = _fit(entry, i, g, like)
+        if type(parent) is Entry or type(parent) is LockingEntry:
+            pg = parent.grads
+            if pg is None:  # its first gradient: it joins the walk
+                parent.grads = pg = [None] * parent.n_out
+                heappush(heap, (-parent.index, parent))
+            old = pg[slots[i]]
+            pg[slots[i]] = g if old is None else old + g
+        else:  # a leaf: its total is kept apart, for its hooks and .grad at the end
+            hit = leaves.get(id(parent))
+            if hit is None:
+                leaves[id(parent)] = [parent, g]
+            else:
+                hit[1] = hit[1] + g
 
 
-def _rule_args(entry: Entry, create_graph: bool) -> tuple[Any, Sequence[Any]]:
-    """``(ans, inputs)`` for ``entry``'s rule, from what it saved: arrays, or Tensors on the graph
-    when the backward is recorded. Raises if the entry was freed or what it saved was written."""
+def _check_saved(entry: Entry) -> None:
+    """Raise if ``entry`` was freed, or if an array it saved was written (through minigrad)
+    after it was saved."""
     saved = entry.saved
     if saved is None:
         raise RuntimeError(
             f"backward: tape entry #{entry.index} ({entry.op.name}) was freed by an "
             "earlier backward; pass retain_graph=True to the first backward to "
             "differentiate the same graph twice")
-    if entry.epoch != _versions.clock:  # something was written since it was recorded
-        _check_versions(entry, saved)
-    if create_graph:
-        return _tensor_args(entry)
-    n_in = len(entry.parents)
-    return (saved[n_in] if entry.n_out == 1 else saved[n_in:]), saved[:n_in]
+    _check_versions(entry, saved)
 
 
 def _rule(entry: Entry, create_graph: bool) -> Callable[..., Any]:
