@@ -556,3 +556,25 @@ def test_engine_core_has_no_import_cycle() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_docs_excerpts_are_the_code() -> None:
+    """A ``py`` block after ``<!-- excerpt: path ... -->`` in docs/*.md is a verbatim run of lines
+    of that file (up to indentation): the backward loop in docs/tape.md is the loop as it is."""
+    import re
+    import textwrap
+    from pathlib import Path
+
+    root = Path(mg.__file__).resolve().parents[1]
+    pattern = re.compile(r"<!-- excerpt: (\S+)[^>]*-->\n```py\n(.*?)^```", re.S | re.M)
+    found = 0
+    for page in sorted((root / "docs").glob("*.md")):
+        for path, block in pattern.findall(page.read_text()):
+            lines = (root / path).read_text().splitlines()
+            want = textwrap.dedent(block).rstrip("\n")
+            n = len(want.splitlines())
+            assert any(textwrap.dedent("\n".join(lines[i:i + n])) == want
+                       for i in range(len(lines) - n + 1)), \
+                f"{page.name}: the excerpt of {path} starting {want.splitlines()[0]!r} is not in it"
+            found += 1
+    assert found >= 1
