@@ -104,8 +104,8 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
     wrap = create_graph or _state.anomaly  # the rule of some entries is wrapped (_rule)
     watch = bool(interior) or _state.anomaly  # look at every output gradient (_visit_outputs)
     with _GradMode(create_graph):  # a recorded backward records the rules' ops
-        _send_all(heap, leaves, [r if r._entry is None else r._entry for r in roots],
-                  [r._slot for r in roots], seeds, None)
+        for root, seed in zip(roots, seeds, strict=True):
+            _add(heap, leaves, root if root._entry is None else root._entry, root._slot, seed)
         try:
             while heap:
                 entry = heappop(heap)[1]
@@ -126,7 +126,16 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                 result = rule(xp, g, ans, *ins, **entry.params)
                 if type(result) is not tuple:
                     result = (result,)
-                _send_all(heap, leaves, entry.parents, entry.slots, result, entry)
+                if len(result) != n_in:
+                    raise _count_error(entry, len(result))
+                for i, parent in enumerate(entry.parents):  # accumulate into the parents
+                    r = result[i]
+                    if parent is None or r is None:  # a constant, or no gradient
+                        continue
+                    like = saved[i]
+                    if r.shape != like.shape or r.dtype != like.dtype:
+                        r = _fit(entry, i, r, like)  # broadcast back, or an error
+                    _add(heap, leaves, parent, entry.slots[i], r)
                 if not retain_graph:
                     entry.release()
         except BaseException:
@@ -141,37 +150,27 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
         _finish_leaves(leaves, create_graph, capture)
 
 
-def _send_all(heap: list, leaves: dict, parents: Sequence[Any], slots: Sequence[int],
-              grads: Sequence[Any], entry: Entry | None) -> None:
-    """Add ``grads[i]`` to the gradient of output ``slots[i]`` of ``parents[i]`` (an entry, which
-    then joins the walk, or a leaf), skipping None on either side. With ``entry`` (whose rule
-    returned ``grads``) each is first checked and fitted to its input by :func:`_fit`."""
-    if entry is not None:
-        saved: tuple = entry.saved  # type: ignore[assignment]
-        if len(grads) != len(parents):
-            raise ValueError(f"{entry.op.name} (tape #{entry.index}): backward gave "
-                             f"{len(grads)} gradients for {len(parents)} inputs")
-    for i, g in enumerate(grads):
-        parent = parents[i]
-        if parent is None or g is None:  # a constant, or no gradient
-            continue
-        if entry is not None:
-            like = saved[i]
-            if g.shape != like.shape or g.dtype != like.dtype:
-                g = _fit(entry, i, g, like)
-        if type(parent) is Entry or type(parent) is LockingEntry:
-            pg = parent.grads
-            if pg is None:  # its first gradient: it joins the walk
-                parent.grads = pg = [None] * parent.n_out
-                heappush(heap, (-parent.index, parent))
-            old = pg[slots[i]]
-            pg[slots[i]] = g if old is None else old + g
-        else:  # a leaf: its total is kept apart, for its hooks and .grad at the end
-            hit = leaves.get(id(parent))
-            if hit is None:
-                leaves[id(parent)] = [parent, g]
-            else:
-                hit[1] = hit[1] + g
+def _add(heap: list, leaves: dict, parent: Any, slot: int, g: Any) -> None:
+    """Add ``g`` to the gradient of output ``slot`` of ``parent``: an entry, which joins the walk
+    with its first gradient, or a leaf, whose total is kept apart for its hooks and ``.grad``."""
+    if type(parent) is Entry or type(parent) is LockingEntry:
+        grads = parent.grads
+        if grads is None:
+            parent.grads = grads = [None] * parent.n_out
+            heappush(heap, (-parent.index, parent))
+        old = grads[slot]
+        grads[slot] = g if old is None else old + g
+    else:
+        hit = leaves.get(id(parent))
+        if hit is None:
+            leaves[id(parent)] = [parent, g]
+        else:
+            hit[1] = hit[1] + g
+
+
+def _count_error(entry: Entry, n: int) -> ValueError:
+    return ValueError(f"{entry.op.name} (tape #{entry.index}): backward gave {n} gradients for "
+                      f"{len(entry.parents)} inputs")
 
 
 def _check_saved(entry: Entry) -> None:
