@@ -140,7 +140,7 @@ def watched(entry: Entry, rule: Callable[..., Any]) -> Callable[..., Any]:
 
     def checked(xp: Any, g: Any, *args: Any, **kwargs: Any) -> Any:
         outer = getattr(_local, "backward_of", None)
-        _local.backward_of = (entry.op.name, entry.index, entry.origin)
+        _local.backward_of = (entry.op.name, entry.index, origin(entry))
         try:
             result = rule(xp, g, *args, **kwargs)
         finally:
@@ -152,7 +152,7 @@ def watched(entry: Entry, rule: Callable[..., Any]) -> Callable[..., Any]:
                 raise AnomalyError(
                     f"anomaly in the backward pass: the backward of {name} (tape "
                     f"#{entry.index}) returned {bad} in the gradient for its input {i} (from "
-                    f"finite incoming gradients); {name} was {_where(entry.origin)}")
+                    f"finite incoming gradients); {name} was {_where(origin(entry))}")
         return result
 
     return checked
@@ -165,7 +165,7 @@ def remember_origin(entry: Entry) -> None:
 
 def origin(entry: Entry) -> Origin | None:
     """The user's (file, line, function) that created ``entry``, if recorded under anomaly mode."""
-    return entry.origin
+    return getattr(entry, "origin", None)  # NOTE: unset outside anomaly mode (Entry's docs)
 
 
 # ---- backward ---------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                     result = (result,)
                 if len(result) != n_in:
                     raise _count_error(entry, len(result))
+                slots = entry.slots
                 for i, parent in enumerate(entry.parents):  # accumulate into the parents
                     r = result[i]
                     if parent is None or r is None:  # a constant, or no gradient
@@ -135,7 +136,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                     like = saved[i]
                     if r.shape != like.shape or r.dtype != like.dtype:
                         r = _fit(entry, i, r, like)  # broadcast back, or an error
-                    _add(heap, leaves, parent, entry.slots[i], r)
+                    _add(heap, leaves, parent, slots[i], r)
                 if not retain_graph:
                     entry.release()
         except BaseException:

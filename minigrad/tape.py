@@ -48,6 +48,7 @@ class Entry:
         "index", "op", "parents", "slots", "saved", "params", "n_out",
         "grads", "hooks", "freed", "grad_norm", "epoch", "locked", "origin", "__weakref__",
     )
+    origin: tuple[str, int, str] | None  # the user's line; set only under detect_anomaly
 
     def __init__(self, op: Primitive, parents: tuple, slots: tuple, saved: tuple,
                  params: dict[str, Any], n_out: int) -> None:
@@ -64,7 +65,8 @@ class Entry:
         self.grad_norm: float | None = None  # set by backward while a user Tape watches
         self.epoch = _versions.clock  # the write clock at recording: see minigrad.versions
         self.locked: tuple | None = None  # leaf arrays this entry holds read-only
-        self.origin: tuple[str, int, str] | None = None  # the user's line, under detect_anomaly
+        # ``origin``: the user's line, set only under detect_anomaly (minigrad.anomaly.origin
+        # reads it; left unset otherwise, which saves every op a store)
 
     def release(self) -> None:
         """Free the saved values (backward does, unless the graph is retained)."""
