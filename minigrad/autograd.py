@@ -136,7 +136,15 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                     like = saved[i]
                     if r.shape != like.shape or r.dtype != like.dtype:
                         r = _fit(entry, i, r, like)  # broadcast back, or an error
-                    _add(heap, leaves, parent, slots[i], r)
+                    if type(parent) is Entry or type(parent) is LockingEntry:  # _add, written
+                        pg = parent.grads  # out for the common case: a call per edge is costly
+                        if pg is None:
+                            parent.grads = pg = [None] * parent.n_out
+                            heappush(heap, (-parent.index, parent))
+                        old = pg[slots[i]]
+                        pg[slots[i]] = r if old is None else old + r
+                    else:
+                        _add(heap, leaves, parent, slots[i], r)
                 if not retain_graph:
                     entry.release()
         except BaseException:
