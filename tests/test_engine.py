@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 import tracemalloc
+from typing import Any
 
 import numpy as np
 import pytest
@@ -578,3 +579,47 @@ def test_docs_excerpts_are_the_code() -> None:
                 f"{page.name}: the excerpt of {path} starting {want.splitlines()[0]!r} is not in it"
             found += 1
     assert found >= 1
+
+
+def test_one_contract_both_rules_get_aux_and_needs() -> None:
+    """A primitive that asks for aux and needs gets both, as keywords, in its vjp (plain and
+    recorded backward) and in its jvp; one that asks for neither gets only its params."""
+    from minigrad.forward import dual_level
+
+    seen: list[tuple[str, Any, Any]] = []
+    p = mg.Primitive("test_contract_scale", lambda x, y, *, k: (x * y * k, np.full(1, 7.0)),
+                     has_aux=True, needs=True)
+
+    @p.defvjp
+    def _vjp(xp: Any, g: Any, ans: Any, x: Any, y: Any, *, k: float, aux: Any,
+             needs: tuple) -> tuple:
+        seen.append(("vjp", float(aux[0]), needs))
+        return (g * y * k if needs[0] else None), (g * x * k if needs[1] else None)
+
+    @p.defjvp
+    def _jvp(xp: Any, t: tuple, ans: Any, x: Any, y: Any, *, k: float, aux: Any,
+             needs: tuple) -> Any:
+        seen.append(("jvp", float(aux[0]), needs))
+        return (t[0] * y * k if needs[0] else 0) + (x * t[1] * k if needs[1] else 0)
+
+    try:
+        x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        c = mg.tensor(np.array([3.0, 4.0]))
+        p(x, c, k=2.0).sum().backward()
+        assert seen == [("vjp", 7.0, (True, False))]
+        np.testing.assert_array_equal(x.grad.data, [6.0, 8.0])  # type: ignore[union-attr]
+        (g,) = mg.grad(p(x, c, k=2.0).sum(), [x], create_graph=True)
+        assert seen[-1] == ("vjp", 7.0, (True, False)) and g is not None
+        with dual_level() as level:
+            level.set_tangent(c, mg.tensor(np.array([1.0, 1.0])))
+            out = p(x.detach(), c, k=2.0)
+            np.testing.assert_array_equal(level.tangent(out).data, [2.0, 4.0])  # type: ignore
+        assert seen[-1] == ("jvp", 7.0, (False, True))
+        e = p(x, c, k=2.0)._entry
+        assert e is not None and set(e.params) == {"k", "aux", "needs"}
+        e.release()
+        assert set(e.params) == {"k", "needs"}  # the residuals are freed with saved
+        plain = (x * c)._entry
+        assert plain is not None and plain.params == {}
+    finally:
+        del mg.Primitive.registry["test_contract_scale"]
