@@ -5,9 +5,14 @@ entry's index is its position in execution order, so by the time an entry is vis
 that used its outputs has been, and its output gradients are complete. Each entry's gradients are
 used once and dropped; its saved arrays are freed unless the graph is retained.
 
-Every gradient a vjp rule returns passes through :func:`_fit`, the one place where a broadcast
-gradient is summed back to its input's shape and where a wrong count, shape or dtype is reported
-with the op's name.
+Every rule is called one way, ``rule(xp, g, ans, *inputs, **entry.params)`` (the contract of
+:mod:`minigrad.primitive`). What is not the plain walk lives in small helpers around the loop:
+the saved-value checks (:func:`_check_saved`), hooks, interior gradients and anomaly checks on
+the output gradients (:func:`_visit_outputs`), the rule wrappers for a recorded backward through
+a fused primitive and for anomaly mode (:func:`_rule`), and the leaves' hooks and ``.grad``
+(:func:`_finish_leaves`). Every gradient a rule returns passes through :func:`_fit`, the one
+place where a broadcast gradient is summed back to its input's shape and where a wrong count,
+shape or dtype is reported with the op's name.
 """
 
 from __future__ import annotations

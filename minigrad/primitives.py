@@ -8,7 +8,7 @@ rule serves a fast backward on arrays and a recorded backward on Tensors (grad o
 are returned in the broadcast output shape; the engine sums them back to each input's shape
 (autograd._fit). Each jvp rule reads ``(xp, tangents, ans, *inputs, **params)``, one tangent per
 input (None where there is none; :func:`minigrad.forward.linear` skips those), and returns the
-output's tangent, which the engine broadcasts to the output's shape (forward._fit).
+output's tangent, which the engine broadcasts to the output's shape (primitive._fit_tangent).
 Everything not here is composed from these in :mod:`minigrad.ops`.
 """
 
