@@ -150,8 +150,11 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph:
                         pg[slots[i]] = r if old is None else old + r
                     else:
                         _add(heap, leaves, parent, slots[i], r)
-                if not retain_graph:
-                    entry.release()
+                if not retain_graph:  # free what it saved: Entry.release, but for the
+                    entry.saved = None  # common entry, without a call
+                    entry.freed = True
+                    if entry.locked is not None or entry.op.has_aux:
+                        entry.release()
         except BaseException:
             # NOTE: an error (a version check, a hook, a rule) stops the walk: the entries still
             # waiting drop their partial gradients, so that a later backward starts clean, and
