@@ -13,15 +13,20 @@ from .anomaly import AnomalyError, detect_anomaly
 from .autograd import grad
 from .checkpoint import CheckpointError, load, save
 from .dtypes import bool, double, float16, float32, float64, int8, int16, int32, int64, long, uint8
+from .inspect import Tape
 from .nn.init import manual_seed
 from .ops import *  # noqa: F403
 from .primitive import Primitive
-from .tape import Entry, Tape, current_tape, enable_grad, is_grad_enabled, no_grad
+from .primitive import set_namespaces as _set_namespaces
+from .primitives import array_ops as _array_ops
+from .tape import Entry, current_tape, enable_grad, is_grad_enabled, no_grad
 from .tensor import DEFAULT_FLOAT, Tensor, tensor
 from .threads import get_num_threads, set_num_threads
 
 # isort: split
-from . import func  # the transforms build on everything above
+_set_namespaces(_array_ops, ops)  # the xp of plain and recorded rules (minigrad.primitive)
+
+from . import func  # noqa: E402  (the transforms build on everything above)
 
 __version__ = "0.1.0"
 

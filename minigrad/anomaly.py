@@ -11,10 +11,11 @@ outside the ``minigrad`` and ``rnn`` packages).
 
 How it hooks in: the engine calls into this module only while ``_state.anomaly`` is set (or, for
 :func:`after_grads`, while a user's :class:`~minigrad.Tape` watches an entry), so outside the block
-the cost is one attribute test per op. An entry recorded inside the block gets its op wrapped in
-a :class:`_Watched` proxy that remembers the user's line and checks the gradients its backward
-rule returns, so a NaN made by ``log``'s backward is blamed on ``log`` itself, even when it goes
-straight to a leaf.
+the cost is one attribute test per op. An entry recorded inside the block remembers the user's
+line (``entry.origin``); a backward run inside the block calls each entry's rule through
+:func:`watched`, which checks the gradients it returns, so a NaN made by ``log``'s backward is
+blamed on ``log`` itself, even when it goes straight to a leaf. The entry and its op are never
+changed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from .tape import Entry, _next_index, _state
 from .tensor import Tensor
 
 __all__ = ["AnomalyError", "after_grads", "check_forward", "detect_anomaly", "is_anomaly_enabled",
-           "remember_origin"]
+           "remember_origin", "watched"]
 
 Origin = tuple[str, int, str]  # (file, line, function)
 
@@ -132,52 +133,39 @@ def check_forward(op: Any, outs: Sequence[np.ndarray]) -> None:
 _local = threading.local()  # backward_of: (name, index, origin) of the rule being run
 
 
-class _Watched:
-    """An entry's op, wrapped: remembers where it was created and checks its backward."""
+def watched(entry: Entry, rule: Callable[..., Any]) -> Callable[..., Any]:
+    """``rule`` (the vjp of ``entry``), checked: the ops it runs on Tensors know whose backward
+    they belong to (for :func:`check_forward`), and a NaN or infinity in a gradient it returns
+    is blamed on ``entry``'s op (called by backward under detect_anomaly)."""
 
-    __slots__ = ("_op", "index", "origin")
-
-    def __init__(self, op: Any, index: int, origin: Origin | None) -> None:
-        self._op = op
-        self.index = index
-        self.origin = origin
-
-    def __getattr__(self, name: str) -> Any:  # name, fused, n_out, has_aux, ...
-        return getattr(self._op, name)
-
-    def __repr__(self) -> str:
-        return repr(self._op)
-
-    def vjp(self, xp: Any, g: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _state.anomaly:
-            return self._op.vjp(xp, g, *args, **kwargs)
+    def checked(xp: Any, g: Any, *args: Any, **kwargs: Any) -> Any:
         outer = getattr(_local, "backward_of", None)
-        _local.backward_of = (self._op.name, self.index, self.origin)
+        _local.backward_of = (entry.op.name, entry.index, origin(entry))
         try:
-            result = self._op.vjp(xp, g, *args, **kwargs)
+            result = rule(xp, g, *args, **kwargs)
         finally:
             _local.backward_of = outer
         for i, r in enumerate(result if type(result) is tuple else (result,)):
             bad = None if r is None else _bad(r)
             if bad is not None:
-                name = self._op.name
+                name = entry.op.name
                 raise AnomalyError(
                     f"anomaly in the backward pass: the backward of {name} (tape "
-                    f"#{self.index}) returned {bad} in the gradient for its input {i} (from "
-                    f"finite incoming gradients); {name} was {_where(self.origin)}")
+                    f"#{entry.index}) returned {bad} in the gradient for its input {i} (from "
+                    f"finite incoming gradients); {name} was {_where(origin(entry))}")
         return result
+
+    return checked
 
 
 def remember_origin(entry: Entry) -> None:
-    """Remember the user's line that created ``entry`` and watch its backward rule."""
-    if not isinstance(entry.op, _Watched):
-        entry.op = _Watched(entry.op, entry.index, user_frame())  # type: ignore[assignment]
+    """Remember the user's line that created ``entry`` (called by apply under detect_anomaly)."""
+    entry.origin = user_frame()
 
 
 def origin(entry: Entry) -> Origin | None:
     """The user's (file, line, function) that created ``entry``, if recorded under anomaly mode."""
-    op = entry.op
-    return op.origin if isinstance(op, _Watched) else None
+    return getattr(entry, "origin", None)  # NOTE: unset outside anomaly mode (Entry's docs)
 
 
 # ---- backward ---------------------------------------------------------------------------------

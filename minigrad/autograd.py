@@ -5,19 +5,27 @@ entry's index is its position in execution order, so by the time an entry is vis
 that used its outputs has been, and its output gradients are complete. Each entry's gradients are
 used once and dropped; its saved arrays are freed unless the graph is retained.
 
-Every gradient a vjp rule returns passes through :func:`_fit`, the one place where a broadcast
-gradient is summed back to its input's shape and where a wrong count, shape or dtype is reported
-with the op's name.
+Every rule is called one way, ``rule(xp, g, ans, *inputs, **entry.params)`` (the contract of
+:mod:`minigrad.primitive`). What is not the plain walk lives in small helpers around the loop:
+the saved-value checks (:func:`_check_saved`), hooks, interior gradients and anomaly checks on
+the output gradients (:func:`_visit_outputs`), the rule wrappers for a recorded backward through
+a fused primitive and for anomaly mode (:func:`_rule`), and the leaves' hooks and ``.grad``
+(:func:`_finish_leaves`). Every gradient a rule returns passes through :func:`_fit`, the one
+place where a broadcast gradient is summed back to its input's shape and where a wrong count,
+shape or dtype is reported with the op's name.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 
+from . import anomaly as _anomaly
+from . import hooks as _hooks
+from . import primitive as _primitive
 from . import versions as _versions
 from .tape import Entry, LockingEntry, _GradMode, _state
 from .tensor import Tensor
@@ -67,53 +75,6 @@ def _check_versions(entry: Entry, saved: tuple) -> None:
                 "value: build the graph again after the update (or update after backward)")
 
 
-def _hook_name(hook: Any) -> str:
-    return getattr(hook, "__name__", None) or type(hook).__name__
-
-
-def _call_hooks(hooks: list, g: Any, create_graph: bool, where: Any) -> Any:
-    """Run ``hooks`` on the gradient ``g`` in turn; a non-None return replaces it, if it has the
-    gradient's shape and dtype. ``where`` (a Tensor, or an entry and slot) names the tensor."""
-    for hook in tuple(hooks):  # a copy: a hook may remove itself (or another) while it runs
-        if create_graph:
-            r = hook(g)
-            if r is not None and not isinstance(r, Tensor):
-                r = Tensor._make(np.asarray(r), None)
-        else:
-            view = g.view()
-            view.flags.writeable = False  # it may be shared with other gradients
-            try:
-                with _versions.frozen(view):
-                    r = hook(Tensor._make(view, None))
-            except (ValueError, _versions.FrozenError) as e:
-                if isinstance(e, ValueError) and "read-only" not in str(e):
-                    raise
-                raise RuntimeError(
-                    f"hook {_hook_name(hook)} on {_describe(where, g)} wrote into the gradient "
-                    "it was given, which is read-only (it may be shared with other gradients): "
-                    "return a new tensor instead, e.g. `return g * 2` or "
-                    "`g = g.clone(); g.mul_(2); return g`") from e
-            if r is not None:
-                r = np.asarray(r.data if isinstance(r, Tensor) else r)
-        if r is None:
-            continue
-        if r.shape != g.shape or r.dtype != g.dtype:
-            raise RuntimeError(
-                f"hook {_hook_name(hook)} on {_describe(where, g)} returned a gradient of shape "
-                f"{tuple(r.shape)} and dtype {r.dtype}; it must return None or a gradient of "
-                f"shape {tuple(g.shape)} and dtype {g.dtype}")
-        g = r
-    return g
-
-
-def _describe(where: Any, g: Any) -> str:
-    if isinstance(where, Tensor):
-        return f"a leaf tensor of shape {tuple(where.shape)}"
-    entry, k = where
-    return (f"a tensor of shape {tuple(g.shape)} (output {k} of {entry.op.name}, "
-            f"tape #{entry.index})")
-
-
 def _tensor_args(entry: Entry) -> tuple[Any, list[Any]]:
     """The saved values of ``entry`` as Tensors on the graph, to run its rule on Tensors."""
     saved = entry.saved
@@ -131,157 +92,164 @@ def _tensor_args(entry: Entry) -> tuple[Any, list[Any]]:
     return (outs[0] if entry.n_out == 1 else outs), ins
 
 
-def _visit_outputs(entry: Entry, grads: list, ans: Any, xp: Any, create_graph: bool,
-                   interior: dict | None) -> None:
-    """Complete ``grads`` (zeros for unused outputs), run hooks, hand out interior gradients."""
-    outs = ans if entry.n_out > 1 else (ans,)
-    for k in range(entry.n_out):
-        if grads[k] is None:
-            grads[k] = xp.zeros_like(outs[k])
-        elif entry.hooks and k in entry.hooks:
-            grads[k] = _call_hooks(entry.hooks[k], grads[k], create_graph, (entry, k))
-        if interior and (entry.index, k) in interior:
-            interior[(entry.index, k)] = grads[k]
-    if _state.anomaly or entry.grad_norm is not None:
-        from .anomaly import after_grads
 
-        after_grads(entry, grads)
-
-
+# ---- the backward loop ------------------------------------------------------------------------
 def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], *, retain_graph: bool,
                  create_graph: bool, capture: dict[int, Any] | None = None,
-                 interior: dict[tuple[int, int], Any] | None = None) -> dict[int, Any]:
-    """Propagate ``seeds`` from ``roots`` to the leaves.
+                 interior: dict[tuple[int, int], Any] | None = None) -> None:
+    """Propagate ``seeds`` from ``roots`` to the leaves and add the results to their ``.grad``.
 
-    Returns the total gradient of each leaf, by ``id``. With ``capture`` (a dict of leaf ids to
-    fill) nothing is written to ``.grad``; ``interior`` maps ``(entry.index, slot)`` keys to fill
-    with the gradients of interior tensors, for :func:`grad`.
+    With ``capture`` (a dict of leaf ids to fill) nothing is written to ``.grad``; ``interior``
+    maps ``(entry.index, slot)`` keys to fill with the gradients of interior tensors, for
+    :func:`grad`.
     """
-    from . import ops
-    from .primitives import array_ops
-
-    xp = ops if create_graph else array_ops
-    leaf_grads: dict[int, Any] = {}
-    leaves: dict[int, Tensor] = {}
-    heap: list[tuple[int, Entry]] = []
-
-    def send(parent: Any, slot: int, g: Any) -> None:
-        if isinstance(parent, Entry):
-            if parent.grads is None:
-                parent.grads = [None] * parent.n_out
-                heapq.heappush(heap, (-parent.index, parent))
-            old = parent.grads[slot]
-            parent.grads[slot] = g if old is None else old + g
-        else:
-            key = id(parent)
-            old = leaf_grads.get(key)
-            leaf_grads[key] = g if old is None else old + g
-            leaves[key] = parent
-
-    watch = bool(interior) or _state.anomaly
-    with _GradMode(create_graph):
+    xp = _primitive.xp_tensors if create_graph else _primitive.xp_arrays
+    heap: list[tuple[int, Entry]] = []  # the entries waiting for their turn, latest first
+    leaves: dict[int, list] = {}  # id(leaf) -> [leaf, its total gradient]
+    wrap = create_graph or _state.anomaly  # the rule of some entries is wrapped (_rule)
+    watch = bool(interior) or _state.anomaly  # look at every output gradient (_visit_outputs)
+    with _GradMode(create_graph):  # a recorded backward records the rules' ops
         for root, seed in zip(roots, seeds, strict=True):
-            send(root._entry if root._entry is not None else root, root._slot, seed)
-        heappop, heappush = heapq.heappop, heapq.heappush
+            _add(heap, leaves, root if root._entry is None else root._entry, root._slot, seed)
         try:
             while heap:
                 entry = heappop(heap)[1]
                 grads: list = entry.grads  # type: ignore[assignment]
                 entry.grads = None
-                saved = entry.saved
-                if saved is None:
-                    raise RuntimeError(
-                        f"backward: tape entry #{entry.index} ({entry.op.name}) was freed by an "
-                        "earlier backward; pass retain_graph=True to the first backward to "
-                        "differentiate the same graph twice")
-                if entry.epoch != _versions.clock:  # something was written since it was recorded
-                    _check_versions(entry, saved)
-                op = entry.op
-                parents = entry.parents
-                n_in = len(parents)
+                saved: tuple = entry.saved  # type: ignore[assignment]
+                if saved is None or entry.epoch != _versions.clock:
+                    _check_saved(entry)  # freed by an earlier backward, or written since: raises
+                n_in = len(entry.parents)
+                ins: Sequence = saved[:n_in]
+                ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
                 if create_graph:
-                    if op.fused and op.reference is None:
-                        raise RuntimeError(
-                            f"{op.name}: this fused kernel's backward cannot be differentiated "
-                            "again and it has no reference twin; build the layer with "
-                            "impl='reference' for higher-order gradients")
-                    ans, ins = _tensor_args(entry)
-                else:
-                    ans = saved[n_in] if entry.n_out == 1 else saved[n_in:]
-                    ins = list(saved[:n_in])
-                if entry.n_out > 1 or entry.hooks or watch or entry.grad_norm is not None:
+                    ans, ins = _tensor_args(entry)  # the same values, as Tensors on the graph
+                if watch or entry.n_out > 1 or entry.hooks or entry.grad_norm is not None:
                     _visit_outputs(entry, grads, ans, xp, create_graph, interior)
+                rule: Callable = _rule(entry, create_graph) if wrap else entry.op.vjp  # type: ignore
                 g = grads[0] if entry.n_out == 1 else tuple(grads)
-                if op.fused:
-                    if create_graph:  # the kernel's backward is not recorded: its twin's is
-                        from .reference import vjp_through_reference
-
-                        result = vjp_through_reference(op, g, ins, entry.params)
-                    else:  # a hand-written kernel may skip the gradients nobody reads
-                        needs = tuple(p is not None for p in parents)
-                        result = op.vjp(xp, g, ans, *ins, aux=entry.aux,  # type: ignore
-                                        needs=needs, **entry.params)
-                elif entry.aux is None:
-                    result = op.vjp(xp, g, ans, *ins, **entry.params)  # type: ignore[misc]
-                else:
-                    result = op.vjp(xp, g, ans, *ins, aux=entry.aux, **entry.params)  # type: ignore
-
+                result = rule(xp, g, ans, *ins, **entry.params)
                 if type(result) is not tuple:
                     result = (result,)
                 if len(result) != n_in:
-                    raise ValueError(f"{op.name} (tape #{entry.index}): backward gave "
-                                     f"{len(result)} gradients for {n_in} inputs")
+                    raise _count_error(entry, len(result))
                 slots = entry.slots
-                for i in range(n_in):
-                    parent = parents[i]
+                for i, parent in enumerate(entry.parents):  # accumulate into the parents
                     r = result[i]
-                    if parent is None or r is None:
+                    if parent is None or r is None:  # a constant, or no gradient
                         continue
                     like = saved[i]
                     if r.shape != like.shape or r.dtype != like.dtype:
-                        r = _fit(entry, i, r, like)
-                    tp = type(parent)
-                    if tp is Entry or tp is LockingEntry:  # inline send(): the common case
-                        pg = parent.grads
+                        r = _fit(entry, i, r, like)  # broadcast back, or an error
+                    if type(parent) is Entry or type(parent) is LockingEntry:  # _add, written
+                        pg = parent.grads  # out for the common case: a call per edge is costly
                         if pg is None:
                             parent.grads = pg = [None] * parent.n_out
                             heappush(heap, (-parent.index, parent))
                         old = pg[slots[i]]
                         pg[slots[i]] = r if old is None else old + r
                     else:
-                        send(parent, slots[i], r)
-                if not retain_graph:  # Entry.release, inlined
-                    entry.saved = entry.aux = None
+                        _add(heap, leaves, parent, slots[i], r)
+                if not retain_graph:  # free what it saved: Entry.release, but for the
+                    entry.saved = None  # common entry, without a call
                     entry.freed = True
-                    if entry.locked is not None:
-                        _versions.unlock(entry.locked)
-                        entry.locked = None
+                    if entry.locked is not None or entry.op.has_aux:
+                        entry.release()
         except BaseException:
-            # An error (a version check, a hook, a rule) stops the walk: the entries still
+            # NOTE: an error (a version check, a hook, a rule) stops the walk: the entries still
             # waiting drop their partial gradients, so that a later backward starts clean, and
-            # no .grad has been written. NOTE: as in PyTorch, the entries already visited were
-            # freed on the way (freeing them at the end instead kept every saved array alive
-            # through the walk: more memory and a slower backward), so retrying the same graph
-            # says it was freed unless it was retained.
+            # no .grad has been written. As in PyTorch, the entries already visited were freed
+            # on the way (freeing them at the end instead kept every saved array alive through
+            # the walk), so retrying the same graph says it was freed unless it was retained.
             for _, waiting in heap:
                 waiting.grads = None
             raise
+        _finish_leaves(leaves, create_graph, capture)
 
-        for key, leaf in leaves.items():  # every hook first: one may raise
-            if leaf._hooks:
-                leaf_grads[key] = _call_hooks(leaf._hooks, leaf_grads[key], create_graph, leaf)
-        for key, leaf in leaves.items():
-            g = leaf_grads[key]
-            if capture is not None:
-                if key in capture:
-                    capture[key] = g
-            elif create_graph:
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
-            elif leaf.grad is None:
-                leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), None)
-            else:
-                leaf.grad = Tensor._make(leaf.grad.data + g, None)
-    return leaf_grads
+
+def _add(heap: list, leaves: dict, parent: Any, slot: int, g: Any) -> None:
+    """Add ``g`` to the gradient of output ``slot`` of ``parent``: an entry, which joins the walk
+    with its first gradient, or a leaf, whose total is kept apart for its hooks and ``.grad``."""
+    if type(parent) is Entry or type(parent) is LockingEntry:
+        grads = parent.grads
+        if grads is None:
+            parent.grads = grads = [None] * parent.n_out
+            heappush(heap, (-parent.index, parent))
+        old = grads[slot]
+        grads[slot] = g if old is None else old + g
+    else:
+        hit = leaves.get(id(parent))
+        if hit is None:
+            leaves[id(parent)] = [parent, g]
+        else:
+            hit[1] = hit[1] + g
+
+
+def _count_error(entry: Entry, n: int) -> ValueError:
+    return ValueError(f"{entry.op.name} (tape #{entry.index}): backward gave {n} gradients for "
+                      f"{len(entry.parents)} inputs")
+
+
+def _check_saved(entry: Entry) -> None:
+    """Raise if ``entry`` was freed, or if an array it saved was written (through minigrad)
+    after it was saved."""
+    saved = entry.saved
+    if saved is None:
+        raise RuntimeError(
+            f"backward: tape entry #{entry.index} ({entry.op.name}) was freed by an "
+            "earlier backward; pass retain_graph=True to the first backward to "
+            "differentiate the same graph twice")
+    _check_versions(entry, saved)
+
+
+def _rule(entry: Entry, create_graph: bool) -> Callable[..., Any]:
+    """The vjp rule to run for ``entry`` when it is not simply ``entry.op.vjp``: a fused
+    primitive's reference twin in a recorded backward, watched under detect_anomaly."""
+    op = entry.op
+    rule: Callable[..., Any] = op.vjp  # type: ignore[assignment]
+    if create_graph and op.fused:
+        from .reference import vjp_through_reference
+
+        rule = vjp_through_reference(op)
+    if _state.anomaly:
+        rule = _anomaly.watched(entry, rule)
+    return rule
+
+
+def _visit_outputs(entry: Entry, grads: list, ans: Any, xp: Any, create_graph: bool,
+                   interior: dict | None) -> None:
+    """Complete ``grads`` (zeros for unused outputs), run hooks, hand out interior gradients,
+    and let anomaly detection and a user's Tape look at them."""
+    outs = ans if entry.n_out > 1 else (ans,)
+    for k in range(entry.n_out):
+        if grads[k] is None:
+            grads[k] = xp.zeros_like(outs[k])
+        elif entry.hooks and k in entry.hooks:
+            grads[k] = _hooks.call_hooks(entry.hooks[k], grads[k], create_graph, (entry, k))
+        if interior and (entry.index, k) in interior:
+            interior[(entry.index, k)] = grads[k]
+    if _state.anomaly or entry.grad_norm is not None:
+        _anomaly.after_grads(entry, grads)
+
+
+def _finish_leaves(leaves: dict[int, list], create_graph: bool,
+                   capture: dict[int, Any] | None) -> None:
+    """Run the leaves' hooks on their total gradients, then add them to ``.grad`` (or, for
+    :func:`grad`, put them in ``capture``)."""
+    for hit in leaves.values():  # every hook first: one may raise
+        leaf = hit[0]
+        if leaf._hooks:
+            hit[1] = _hooks.call_hooks(leaf._hooks, hit[1], create_graph, leaf)
+    for key, (leaf, g) in leaves.items():
+        if capture is not None:
+            if key in capture:
+                capture[key] = g
+        elif create_graph:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        elif leaf.grad is None:
+            leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), None)
+        else:
+            leaf.grad = Tensor._make(leaf.grad.data + g, None)
 
 
 def _seed(out: Tensor, grad: Any, who: str) -> Any:

@@ -19,9 +19,9 @@ an op's output, by its tape entry and slot: the backward pass rebuilds saved val
 objects for ``create_graph=True``, and this is how their tangents are found again, which is what
 makes forward over reverse (Hessian-vector products, :func:`minigrad.func.hessian`) work.
 
-Levels nest. :func:`apply_forward` runs a primitive with its own level set aside, so the
-primal output and the rule's ops are seen by the outer levels only, as in JAX's and PyTorch's
-forward-mode interpreters.
+Levels nest. :func:`minigrad.primitive.apply_forward` runs a primitive with its own level set
+aside, so the primal output and the rule's ops are seen by the outer levels only, as in JAX's
+and PyTorch's forward-mode interpreters.
 """
 
 from __future__ import annotations
@@ -29,14 +29,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .tensor import Tensor
 
-if TYPE_CHECKING:
-    from .primitive import Primitive
-
-__all__ = ["Level", "dual_level", "linear", "copy_tangents", "apply_forward", "refuse_inplace"]
+__all__ = ["Level", "dual_level", "linear", "copy_tangents", "refuse_inplace"]
 
 
 class Level:
@@ -75,14 +72,16 @@ class _ForwardState(threading.local):
 _fwd = _ForwardState()
 
 
+#: how many forward levels are open, in all threads: while it is 0, ``apply`` skips forward mode
+#: after one lookup.
+open_levels = 0
 _count_lock = threading.Lock()
 
 
 def _count(step: int) -> None:
-    from . import primitive
-
+    global open_levels
     with _count_lock:
-        primitive.forward_levels += step
+        open_levels += step
 
 
 @contextmanager
@@ -134,67 +133,3 @@ def linear(tangents: tuple, *maps: Callable[[Any], Any] | None) -> Any:
             term = m(t)
             total = term if total is None else total + term
     return total
-
-
-_ops: Any = None
-
-
-def _fit(op: Primitive, k: int, t: Any, out: Tensor) -> Tensor | None:
-    """Check a jvp result against output ``k``: broadcast it to the output's shape, cast it to
-    its dtype; the one place for both, as autograd._fit is for vjp results."""
-    if t is None or out.dtype.kind != "f":
-        return None
-    if not isinstance(t, Tensor):
-        t = _ops.lift(t, out.dtype)  # a Python number: a constant tangent
-    if t.shape != out.shape:
-        try:
-            t = _ops.broadcast_to(t, out.shape)
-        except ValueError:
-            raise ValueError(f"{op.name}: jvp gave a tangent of shape {t.shape} for output {k} "
-                             f"of shape {out.shape}") from None
-    if t.dtype != out.dtype:
-        if t.dtype.kind != "f":
-            raise TypeError(f"{op.name}: jvp gave a tangent of dtype {t.dtype} for output {k} "
-                            f"of dtype {out.dtype}")
-        t = t.astype(out.dtype)
-    return t
-
-
-def apply_forward(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
-    """``apply`` while forward levels are open: the outputs, and their tangents at the innermost
-    level (the outer levels see the primal and the rule's ops as ordinary ops)."""
-    global _ops
-    if _ops is None:
-        from . import ops
-
-        _ops = ops
-    from .primitive import _lift_all, apply
-    levels = _fwd.levels
-    level = levels[-1]
-    _fwd.levels = levels[:-1]
-    try:
-        out = apply(op, args, params)
-        tangents = tuple(level.tangent(a) for a in args)
-        if all(t is None for t in tangents):
-            return out
-        if op.jvp is None:
-            raise NotImplementedError(
-                f"{op.name}: this primitive has no jvp rule, so forward mode cannot pass "
-                f"through it; give it one with {op.name}.defjvp(rule)")
-        if not all(isinstance(a, Tensor) for a in args):
-            # NOTE: the rule runs on Tensors, where a bare Python float would be a float32
-            # constant (PyTorch's default) inside ``xp`` calls such as xp.log(xp.where(c, 1.7,
-            # 1)): lifted here it takes the tensors' float dtype, as numpy gives the vjp.
-            args = _lift_all(args)
-        result = op.jvp(_ops, tangents, out, *args, **params)
-        outs = out if op.n_out > 1 else (out,)
-        results = result if op.n_out > 1 else (result,)
-        if len(results) != op.n_out:
-            raise ValueError(f"{op.name}: jvp gave {len(results)} tangents for {op.n_out} outputs")
-        for k, (o, t) in enumerate(zip(outs, results, strict=True)):
-            t = _fit(op, k, t, o)
-            if t is not None:
-                level.set_tangent(o, t)
-    finally:
-        _fwd.levels = levels
-    return out

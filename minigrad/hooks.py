@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from . import versions
 from .tensor import Tensor
 
-__all__ = ["RemovableHandle", "register_hook", "retain_grad"]
+__all__ = ["RemovableHandle", "call_hooks", "register_hook", "retain_grad"]
 
 Hook = Callable[[Tensor], Any]
 
@@ -125,3 +126,51 @@ def retain_grad(tensor: Tensor) -> None:
     if any(isinstance(h, _RetainGrad) and h.ref() is tensor for h in hooks):
         return
     hooks.append(_RetainGrad(tensor))
+
+
+# ---- called by backward ------------------------------------------------------------------
+def _hook_name(hook: Any) -> str:
+    return getattr(hook, "__name__", None) or type(hook).__name__
+
+
+def call_hooks(hooks: list, g: Any, create_graph: bool, where: Any) -> Any:
+    """Run ``hooks`` on the gradient ``g`` in turn; a non-None return replaces it, if it has the
+    gradient's shape and dtype. ``where`` (a Tensor, or an entry and slot) names the tensor."""
+    for hook in tuple(hooks):  # a copy: a hook may remove itself (or another) while it runs
+        if create_graph:
+            r = hook(g)
+            if r is not None and not isinstance(r, Tensor):
+                r = Tensor._make(np.asarray(r), None)
+        else:
+            view = g.view()
+            view.flags.writeable = False  # it may be shared with other gradients
+            try:
+                with versions.frozen(view):
+                    r = hook(Tensor._make(view, None))
+            except (ValueError, versions.FrozenError) as e:
+                if isinstance(e, ValueError) and "read-only" not in str(e):
+                    raise
+                raise RuntimeError(
+                    f"hook {_hook_name(hook)} on {_describe(where, g)} wrote into the gradient "
+                    "it was given, which is read-only (it may be shared with other gradients): "
+                    "return a new tensor instead, e.g. `return g * 2` or "
+                    "`g = g.clone(); g.mul_(2); return g`") from e
+            if r is not None:
+                r = np.asarray(r.data if isinstance(r, Tensor) else r)
+        if r is None:
+            continue
+        if r.shape != g.shape or r.dtype != g.dtype:
+            raise RuntimeError(
+                f"hook {_hook_name(hook)} on {_describe(where, g)} returned a gradient of shape "
+                f"{tuple(r.shape)} and dtype {r.dtype}; it must return None or a gradient of "
+                f"shape {tuple(g.shape)} and dtype {g.dtype}")
+        g = r
+    return g
+
+
+def _describe(where: Any, g: Any) -> str:
+    if isinstance(where, Tensor):
+        return f"a leaf tensor of shape {tuple(where.shape)}"
+    entry, k = where
+    return (f"a tensor of shape {tuple(g.shape)} (output {k} of {entry.op.name}, "
+            f"tape #{entry.index})")

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import primitive as _primitive
+from . import forward as _forward
 from . import versions
 from .forward import refuse_inplace
 from .tape import _state
@@ -36,7 +36,7 @@ from .tensor import Tensor
 
 def _check_graph(t: Tensor, who: str, values: tuple = ()) -> None:
     """Refuse what PyTorch refuses, and what minigrad does not record (see the module docs)."""
-    if _primitive.forward_levels:  # a tangent would go stale: forward mode sees no in-place op
+    if _forward.open_levels:  # a tangent would go stale: forward mode sees no in-place op
         refuse_inplace(t, values, who)
     if not _state.grad_enabled:
         return

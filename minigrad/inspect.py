@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from . import tape as _tape
 from .tape import Entry
 from .tensor import Tensor
 
-__all__ = ["EntryInfo", "UNSEEN", "capture", "format_tape", "info", "render", "tape_to_dot"]
+__all__ = ["EntryInfo", "Tape", "UNSEEN", "capture", "format_tape", "info", "render", "tape_to_dot"]
 
 #: ``entry.grad_norm`` of an entry that a user's tape watches but no backward has reached yet.
 #: A norm is never negative, so this cannot be mistaken for one (a NaN gradient gives ``nan``).
@@ -300,3 +301,20 @@ def render(dot: str, path: str | os.PathLike[str], fmt: str | None = None) -> st
     if done.returncode != 0:
         raise RuntimeError(f"render: dot failed ({done.returncode}): {done.stderr.strip()}")
     return path
+
+
+class Tape(_tape.Tape):
+    """``with minigrad.Tape() as tape: ...`` captures, and keeps, every entry recorded in the
+    block, notes their shapes (backward frees the arrays) and watches their gradients;
+    ``print(tape)`` shows them, :meth:`to_dot` draws them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._capture = capture
+
+    def __str__(self) -> str:
+        return format_tape(self.entries)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of the captured graph (inputs, ops, outputs; leaves marked)."""
+        return tape_to_dot(self.entries)

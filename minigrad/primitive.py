@@ -1,28 +1,34 @@
 """Primitives: the only ops that touch the tape. Everything else in minigrad is composed of them.
 
-A primitive has a ``forward`` on numpy arrays and a ``vjp`` (vector-Jacobian product) rule written
-once with operators, methods and ``xp.<function>`` calls that numpy arrays and Tensors share:
+One contract for every primitive, built-in, fused or yours. A primitive is a ``forward`` on numpy
+arrays and two rules, each written once with operators, methods and ``xp.<function>`` calls that
+numpy arrays and Tensors share:
 
-    vjp(xp, g, ans, *inputs, **params) -> one gradient per input (None where there is none)
+    forward(*arrays, **params)                 -> the output array(s)
+    vjp(xp, g, ans, *inputs, **params)         -> one gradient per input (None where there is none)
+    jvp(xp, tangents, ans, *inputs, **params)  -> the output's tangent (one per output)
 
-A plain backward runs the rule on arrays (``xp`` is :data:`minigrad.autograd.array_ops`), which is
-fast; ``create_graph=True`` runs the same rule on Tensors (``xp`` is :mod:`minigrad.ops`), so the
-backward pass is itself recorded and can be differentiated again.
+``g`` is the output's gradient (a tuple for several outputs), ``tangents`` one tangent per input
+(None where an input carries none), ``ans`` the output(s) and ``inputs`` the inputs, as the
+forward saw them. The engine calls every rule this one way: a plain backward runs the vjp on
+arrays (``xp`` is the array namespace), ``create_graph=True`` runs the same rule on Tensors
+(``xp`` is :mod:`minigrad.ops`) so the backward is itself recorded, and forward mode runs the jvp
+on Tensors (:mod:`minigrad.forward`).
 
-Forward mode uses a third function, the ``jvp`` (Jacobian-vector product) rule, written the same
-way and always run on Tensors (:mod:`minigrad.forward`):
+``params`` are the op's static keyword arguments, plus two that a primitive asks for when it is
+made, the same for both of its rules:
 
-    jvp(xp, tangents, ans, *inputs, **params) -> the output's tangent (one tangent per input in
-                                                 ``tangents``, None where there is none)
+- ``has_aux=True``: the forward returns ``(outputs, aux)``; ``aux`` (residuals: a kernel's gate
+  activations, a softmax's shift) reaches the rules as the keyword ``aux`` and is freed with the
+  other saved values;
+- ``needs=True`` (the default of a fused primitive): the keyword ``needs``, one bool per input
+  (PyTorch's ``ctx.needs_input_grad``; in forward mode, which inputs carry a tangent): where it
+  is False nobody reads that gradient, so the rule may skip its work and return None.
 
-A ``fused`` primitive (a hand-written Numba kernel) gets arrays only: its rule cannot be recorded.
-Its forward may return ``(outputs, aux)`` (declare ``has_aux=True``): ``aux`` is any residual the
-kernel's backward needs (gate activations, say); it is kept on the entry, handed to the rule as
-the keyword ``aux``, and freed with the other saved values. A fused rule also gets the keyword
-``needs``, one bool per input (PyTorch's ``ctx.needs_input_grad``): where it is False nobody reads
-that gradient, so the rule may skip its work and return None. Its ``reference``, the same
-function composed of ordinary primitives, is what ``create_graph=True`` and forward mode
-differentiate instead (:mod:`minigrad.reference`).
+A ``fused`` primitive (a hand-written Numba kernel) has a vjp that works on arrays only, so its
+backward cannot be recorded. Its ``reference``, the same function composed of ordinary
+primitives, is what ``create_graph=True`` and forward mode differentiate instead
+(:mod:`minigrad.reference`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .forward import _fwd, apply_forward
+from . import forward as _forward
+from . import tensor as _tensor
+from .forward import _fwd
 from .tape import Entry, LockingEntry, _state
 from .tensor import DEFAULT_FLOAT, Tensor, _as_array
 from .versions import _locks
@@ -40,15 +48,15 @@ from .versions import lock as _lock
 
 
 class Primitive:
-    """A differentiable operation: forward on arrays, backward as a vjp rule."""
+    """A differentiable operation: forward on arrays, a vjp rule and a jvp rule (module doc)."""
 
     __slots__ = ("name", "forward", "vjp", "jvp", "reference", "n_out", "broadcasts", "fused",
-                 "has_aux", "simple", "promote_from")
+                 "has_aux", "needs", "simple", "extra", "promote_from")
     registry: ClassVar[dict[str, Primitive]] = {}
 
     def __init__(self, name: str, forward: Callable[..., Any], *, n_out: int = 1,
                  broadcasts: bool = False, fused: bool = False, has_aux: bool = False,
-                 promote_from: int | None | str = "auto") -> None:
+                 needs: bool | None = None, promote_from: int | None | str = "auto") -> None:
         if name in Primitive.registry:
             raise ValueError(f"primitive {name!r} is already registered")
         if promote_from == "auto":
@@ -66,17 +74,33 @@ class Primitive:
         self.n_out = n_out
         self.broadcasts = broadcasts  # elementwise over broadcast inputs: errors say so
         self.fused = fused
-        self.has_aux = has_aux
+        self.has_aux = has_aux  # forward returns (outputs, aux); the rules get aux=
+        self.needs = fused if needs is None else needs  # the rules get needs=
         self.simple = n_out == 1 and not has_aux  # one plain output: apply's fast path
+        self.extra = has_aux or self.needs  # the rules get more keywords than the op's params
         Primitive.registry[name] = self
 
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]:
+        """Set the reverse-mode rule ``vjp(xp, g, ans, *inputs, **params)`` (a decorator too)."""
         self.vjp = vjp
         return vjp
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        """Set the forward-mode rule ``jvp(xp, tangents, ans, *inputs, **params)``."""
         self.jvp = jvp
         return jvp
+
+    def rule_params(self, params: dict[str, Any], aux: Any, needs: tuple[bool, ...]
+                    ) -> dict[str, Any]:
+        """The keywords both rules get: ``params``, plus ``aux`` and ``needs`` if asked for."""
+        if not self.extra:
+            return params
+        kw = dict(params)
+        if self.has_aux:
+            kw["aux"] = aux
+        if self.needs:
+            kw["needs"] = needs
+        return kw
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         return apply(self, args, params)
@@ -170,16 +194,15 @@ def _lift_all(args: tuple) -> tuple:
     return tuple(lift(a, like) for a in args)
 
 
-#: how many forward levels are open, in all threads (kept by :func:`minigrad.forward.dual_level`).
-#: NOTE: while it is 0, forward mode costs ``apply`` one global lookup; the thread's own levels
-#: (a thread-local, slower to read) are looked at only when some thread has one open.
-forward_levels = 0
+def apply(op: Primitive, args: tuple, params: dict[str, Any], _aux: list | None = None) -> Any:
+    """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape.
 
-
-def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
-    """Run ``op`` on ``args`` and, when any input requires grad, append one entry to the tape."""
-    if forward_levels and _fwd.levels:  # forward mode: tangents too (minigrad/forward.py)
-        return apply_forward(op, args, params)
+    (``_aux``, for :func:`apply_forward`: a list to put the forward's residuals in.)
+    """
+    # NOTE: while no forward level is open in any thread, forward mode costs this one lookup;
+    # the thread's own levels (a thread-local, slower to read) are looked at only otherwise.
+    if _forward.open_levels and _fwd.levels:  # forward mode: tangents too
+        return apply_forward(op, args, params, _aux)
     # The hot path of every op: plain loops, no helper calls when every argument is a Tensor.
     record = False
     arrays: list = []
@@ -203,7 +226,7 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
             if type(a) is float:
                 pyfloat = True
         else:
-            return apply(op, _lift_all(args), params)
+            return apply(op, _lift_all(args), params, _aux)
     fwd = arrays
     if (mixed or (pyfloat and dt is not None and dt.kind != "f")) and \
             op.promote_from is not None:
@@ -220,6 +243,8 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
     else:
         if op.has_aux:
             out, aux = out
+            if _aux is not None:
+                _aux.append(aux)
         outs = (out,) if op.n_out == 1 else tuple(out)
         outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in outs)
     state = _state
@@ -255,13 +280,14 @@ def apply(op: Primitive, args: tuple, params: dict[str, Any]) -> Any:
             parents.append(src)
     for o in outs:
         o.setflags(write=False)  # saved for backward: mutating it must fail loudly
+    if op.extra:
+        params = op.rule_params(params, aux, tuple(p is not None for p in parents))
     if locked:
         entry: Entry = LockingEntry(op, tuple(parents), tuple(slots), (*arrays, *outs), params,
                                     op.n_out)
         entry.locked = tuple(locked)
     else:
         entry = Entry(op, tuple(parents), tuple(slots), (*arrays, *outs), params, op.n_out)
-    entry.aux = aux
     if state.anomaly:
         from .anomaly import remember_origin
 
@@ -297,3 +323,84 @@ def nondifferentiable(name: str, fn: Callable[..., Any]) -> Callable[..., Tensor
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"``{name}``: computed on the data, never requires grad."
     return op
+
+
+# ---- forward mode ---------------------------------------------------------------------------
+def apply_forward(op: Primitive, args: tuple, params: dict[str, Any],
+                  _aux: list | None = None) -> Any:
+    """``apply`` while forward levels are open: the outputs, and their tangents at the innermost
+    level (the outer levels see the primal and the jvp rule's ops as ordinary ops)."""
+    levels = _fwd.levels
+    level = levels[-1]
+    _fwd.levels = levels[:-1]
+    try:
+        aux: list = []
+        out = apply(op, args, params, aux)
+        if _aux is not None:
+            _aux.extend(aux)
+        tangents = tuple(level.tangent(a) for a in args)
+        if all(t is None for t in tangents):
+            return out
+        if op.jvp is None:
+            raise NotImplementedError(
+                f"{op.name}: this primitive has no jvp rule, so forward mode cannot pass "
+                f"through it; give it one with {op.name}.defjvp(rule)")
+        if not all(isinstance(a, Tensor) for a in args):
+            # NOTE: the rule runs on Tensors, where a bare Python float would be a float32
+            # constant (PyTorch's default) inside ``xp`` calls such as xp.log(xp.where(c, 1.7,
+            # 1)): lifted here it takes the tensors' float dtype, as numpy gives the vjp.
+            args = _lift_all(args)
+        kw = op.rule_params(params, aux[0] if aux else None,
+                            tuple(t is not None for t in tangents))
+        result = op.jvp(xp_tensors, tangents, out, *args, **kw)
+        outs = out if op.n_out > 1 else (out,)
+        results = result if op.n_out > 1 else (result,)
+        if len(results) != op.n_out:
+            raise ValueError(f"{op.name}: jvp gave {len(results)} tangents for {op.n_out} outputs")
+        for k, (o, t) in enumerate(zip(outs, results, strict=True)):
+            t = _fit_tangent(op, k, t, o)
+            if t is not None:
+                level.set_tangent(o, t)
+    finally:
+        _fwd.levels = levels
+    return out
+
+
+def _fit_tangent(op: Primitive, k: int, t: Any, out: Tensor) -> Tensor | None:
+    """Check a jvp result against output ``k``: broadcast it to the output's shape, cast it to
+    its dtype; the one place for both, as autograd._fit is for vjp results."""
+    if t is None or out.dtype.kind != "f":
+        return None
+    if not isinstance(t, Tensor):
+        t = lift(t, out.dtype)  # a Python number: a constant tangent
+    if t.shape != out.shape:
+        try:
+            t = xp_tensors.broadcast_to(t, out.shape)
+        except ValueError:
+            raise ValueError(f"{op.name}: jvp gave a tangent of shape {t.shape} for output {k} "
+                             f"of shape {out.shape}") from None
+    if t.dtype != out.dtype:
+        if t.dtype.kind != "f":
+            raise TypeError(f"{op.name}: jvp gave a tangent of dtype {t.dtype} for output {k} "
+                            f"of dtype {out.dtype}")
+        t = t.astype(out.dtype)
+    return t
+
+
+# ---- the namespaces the rules run on ----------------------------------------------------------
+#: ``xp`` of a plain backward (functions on numpy arrays) and of a recorded backward and forward
+#: mode (:mod:`minigrad.ops`, functions on Tensors). Both are made of primitives, so this module
+#: cannot import them: :mod:`minigrad` hands them over once, by :func:`set_namespaces`.
+xp_arrays: Any = None
+xp_tensors: Any = None
+
+
+def set_namespaces(arrays: Any, tensors: Any) -> None:
+    """Give the engine the two ``xp`` namespaces (called once, when minigrad is imported)."""
+    global xp_arrays, xp_tensors
+    xp_arrays, xp_tensors = arrays, tensors
+
+
+# Tensor's operators call apply directly (the hot path); tensor.py cannot import this module,
+# which imports it, so apply is handed over here.
+_tensor._apply = apply

@@ -5,9 +5,9 @@ cannot be recorded, so its gradient cannot be differentiated again, and it has n
 its own. It may carry a ``reference``: the same function composed of ordinary primitives, with
 the same arguments and outputs (an RNN layer run cell by cell, say). Then
 
-- ``create_graph=True`` backward computes the entry's input gradients as the vjp of the
-  reference at the same inputs (:func:`vjp_through_reference`), on Tensors, so they are on the
-  graph and can be differentiated again;
+- a ``create_graph=True`` backward runs the rule :func:`vjp_through_reference` gives in place
+  of the kernel's: the entry's input gradients as the vjp of the reference at the same inputs,
+  on Tensors, so they are on the graph and can be differentiated again;
 - forward mode computes its tangents by running the reference under a forward level of its own
   (:func:`jvp_through_reference`), while the output values still come from the kernel.
 
@@ -17,9 +17,10 @@ function; the price is the reference's speed, paid only when these derivatives a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .autograd import grad
 from .forward import copy_tangents, dual_level
 from .tape import Entry, _next_index
 from .tensor import Tensor
@@ -53,18 +54,39 @@ def _rebind(roots: list[Any], swap: dict[int, Tensor], start: int) -> list[Any]:
     return [swap.get(id(r), r) if isinstance(r, Tensor) else r for r in roots]
 
 
-def vjp_through_reference(op: Primitive, g: Any, ins: list[Any],
-                          params: dict[str, Any]) -> tuple:
-    """The input gradients of a fused entry, on the graph: the vjp of ``op.reference``.
+def vjp_through_reference(op: Primitive) -> Callable[..., Any]:
+    """The vjp rule a recorded backward (``create_graph=True``) runs for the fused ``op``: the
+    vjp of ``op.reference`` at the same inputs, on the graph (the engine's own rule contract)."""
+    if op.reference is None:
+        def refuse(xp: Any, g: Any, ans: Any, *ins: Any, **params: Any) -> tuple:
+            raise RuntimeError(
+                f"{op.name}: this fused kernel's backward cannot be differentiated again and it "
+                "has no reference twin; build the layer with impl='reference' for "
+                "higher-order gradients")
+
+        return refuse
+    reference = op.reference
+
+    def rule(xp: Any, g: Any, ans: Any, *ins: Any, **params: Any) -> tuple:
+        return _reference_vjp(reference, g, ins, _own(params))
+
+    return rule
+
+
+def _own(params: dict[str, Any]) -> dict[str, Any]:
+    """The op's own parameters, without the engine's keywords (the reference takes neither)."""
+    return {k: v for k, v in params.items() if k not in ("aux", "needs")}
+
+
+def _reference_vjp(reference: Callable[..., Any], g: Any, ins: Sequence[Any],
+                   params: dict[str, Any]) -> tuple:
+    """The input gradients of a fused entry, on the graph: the vjp of ``reference``.
 
     ``ins`` are the entry's inputs as Tensors on the graph (constants as they were), ``g`` its
     output gradients (Tensors). The reference runs on fresh leaves holding the same values, so
     that the backward below stops at them and never walks into the graph being differentiated;
     the entries it records are then re-pointed from those leaves to ``ins``.
     """
-    from .autograd import grad  # autograd imports this module
-
-    assert op.reference is not None
     grads = g if isinstance(g, tuple) else (g,)
     start = _next_index()
     leaves: list[Any] = []
@@ -77,7 +99,7 @@ def vjp_through_reference(op: Primitive, g: Any, ins: list[Any],
             leaves.append(leaf)
         else:
             leaves.append(x)
-    outs = op.reference(*leaves, **params)
+    outs = reference(*leaves, **params)
     outs = outs if isinstance(outs, tuple) else (outs,)
     wanted = [leaf for leaf in leaves if isinstance(leaf, Tensor) and id(leaf) in swap]
     pairs = [(o, gk) for o, gk in zip(outs, grads, strict=True) if o.requires_grad]
@@ -96,7 +118,7 @@ def jvp_through_reference(reference: Callable[..., Any]) -> Callable[..., Any]:
             for x, t in zip(inputs, tangents, strict=True):
                 if t is not None:
                     level.set_tangent(x, t)
-            outs = reference(*inputs, **params)
+            outs = reference(*inputs, **_own(params))
             outs = outs if isinstance(outs, tuple) else (outs,)
             return tuple(level.tangent(o) for o in outs)
 

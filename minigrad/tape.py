@@ -46,8 +46,9 @@ class Entry:
 
     __slots__ = (
         "index", "op", "parents", "slots", "saved", "params", "n_out",
-        "aux", "grads", "hooks", "freed", "grad_norm", "epoch", "locked", "__weakref__",
+        "grads", "hooks", "freed", "grad_norm", "epoch", "locked", "origin", "__weakref__",
     )
+    origin: tuple[str, int, str] | None  # the user's line; set only under detect_anomaly
 
     def __init__(self, op: Primitive, parents: tuple, slots: tuple, saved: tuple,
                  params: dict[str, Any], n_out: int) -> None:
@@ -56,19 +57,22 @@ class Entry:
         self.parents = parents
         self.slots = slots
         self.saved: tuple | None = saved
-        self.params = params
+        self.params = params  # the rules' keywords: the op's parameters (and aux, needs)
         self.n_out = n_out
-        self.aux: Any = None  # residuals of a fused kernel (Primitive has_aux)
         self.grads: list | None = None  # scratch space for output gradients during backward
         self.hooks: dict[int, list[Callable]] | None = None  # hooks on interior tensors, by slot
         self.freed = False
         self.grad_norm: float | None = None  # set by backward while a user Tape watches
         self.epoch = _versions.clock  # the write clock at recording: see minigrad.versions
         self.locked: tuple | None = None  # leaf arrays this entry holds read-only
+        # ``origin``: the user's line, set only under detect_anomaly (minigrad.anomaly.origin
+        # reads it; left unset otherwise, which saves every op a store)
 
     def release(self) -> None:
         """Free the saved values (backward does, unless the graph is retained)."""
-        self.saved = self.aux = None
+        self.saved = None
+        if self.op.has_aux:  # the residuals, too
+            self.params = {k: v for k, v in self.params.items() if k != "aux"}
         self.freed = True
         locked, self.locked = self.locked, None
         if locked is not None:
@@ -99,8 +103,9 @@ class LockingEntry(Entry):
 class Tape:
     """The entries recorded in one thread, in execution order.
 
-    Used as ``with minigrad.Tape() as tape: ...`` it captures, and keeps, every entry recorded in
-    the block; ``print(tape)`` shows them. The per-thread default tape keeps weak references only.
+    Used as ``with Tape() as tape: ...`` it captures, and keeps, every entry recorded in the
+    block. The per-thread default tape keeps weak references only. ``minigrad.Tape`` is the
+    subclass :class:`minigrad.inspect.Tape`, which also prints them.
     """
 
     def __init__(self, *, weak: bool = False) -> None:
@@ -109,17 +114,15 @@ class Tape:
         self._dead = 0  # weak tape: how many of _items point at freed entries
         self._outer: Tape | None = None
         self._open = False
+        #: called with each entry recorded (minigrad.inspect.Tape notes shapes, watches gradients)
         self._capture: Callable[[Entry], None] | None = None
-        if not weak:  # a user's tape: note shapes now (backward frees them), watch gradients
-            from .inspect import capture
-
-            self._capture = capture
 
     def record(self, entry: Entry) -> None:
         items = self._items
         if not self._weak:
             items.append(entry)
-            self._capture(entry)  # type: ignore[misc]
+            if self._capture is not None:
+                self._capture(entry)
             outer = self._outer
             if outer is not None and not outer._weak:  # an enclosing user's Tape sees it too
                 outer.record(entry)
@@ -173,17 +176,6 @@ class Tape:
                 t._outer = self._outer
         self._outer = None
         self._open = False
-
-    def __str__(self) -> str:
-        from .inspect import format_tape
-
-        return format_tape(self.entries)
-
-    def to_dot(self) -> str:
-        """Graphviz DOT text of the captured graph (inputs, ops, outputs; leaves marked)."""
-        from .inspect import tape_to_dot
-
-        return tape_to_dot(self.entries)
 
 
 class _State(threading.local):

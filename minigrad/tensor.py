@@ -769,11 +769,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(arr, requires_grad)
 
 
+#: minigrad.primitive.apply, which the operators call directly; that module imports this one,
+#: so it puts apply here itself when it is imported (by ``ops`` below).
+_apply: Callable[..., Any] = None  # type: ignore[assignment]
+
 # Imported last: ops and primitives need Tensor, and Tensor's methods need them at call time.
 from . import inplace as _inplace  # noqa: E402
 from . import ops  # noqa: E402
 from . import primitives as P  # noqa: E402
 from . import versions as _versions  # noqa: E402
-from .primitive import apply as _apply  # noqa: E402
 
 _NO_PARAMS: dict[str, Any] = {}

@@ -181,6 +181,9 @@ def test_origin_is_the_users_line() -> None:
     o = origin(y._entry)  # type: ignore[arg-type]
     assert o is not None and o[0] == HERE and o[1] == _line_of("MARK-softmax")
     assert y._entry.op.name in {"truediv", "exp", "sub", "sum", "mul"}  # type: ignore[union-attr]
+    # the entry keeps its primitive itself (no proxy): anomaly mode wraps the rule at backward
+    assert type(y._entry.op) is mg.Primitive  # type: ignore[union-attr]
+    assert y._entry.op is mg.Primitive.registry[y._entry.op.name]  # type: ignore[union-attr]
 
 
 def test_fused_kernel_is_named_in_forward_and_backward() -> None:

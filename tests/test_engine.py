@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 import tracemalloc
+from typing import Any
 
 import numpy as np
 import pytest
@@ -481,3 +482,144 @@ def test_plain_data_still_gets_the_default_dtypes() -> None:
     assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([True]).dtype == np.bool_
     assert mg.tensor([1, 2], dtype=np.float64).dtype == np.float64
     assert mg.tensor(np.arange(3.0)).dtype == np.float64
+
+
+# ---- the engine core imports nothing that imports it back ------------------------------------
+ENGINE_CORE = ("tensor", "tape", "primitive", "autograd", "versions", "forward")
+#: imports inside functions that are allowed to point back up: Tensor's methods call the engine
+#: (``t.backward()``) at call time
+CALL_TIME_IMPORTS = {("tensor", "autograd")}
+
+
+def _core_imports(module: str, *, in_functions: bool) -> set[str]:
+    """The engine-core modules ``minigrad/<module>.py`` imports: at module level (anywhere in the
+    file outside functions and ``if TYPE_CHECKING``), and with ``in_functions`` inside functions
+    too."""
+    import ast
+    from pathlib import Path
+
+    path = Path(mg.__file__).parent / f"{module}.py"
+    found: set[str] = set()
+
+    def visit(nodes: list, in_function: bool) -> None:
+        for n in nodes:
+            if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test):
+                continue
+            if isinstance(n, ast.ImportFrom) and n.level == 1 and (in_functions or
+                                                                    not in_function):
+                names = [n.module] if n.module else [a.name for a in n.names]
+                found.update(m.split(".")[0] for m in names if m.split(".")[0] in ENGINE_CORE)
+            inner = in_function or isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                sub = getattr(n, field, None)
+                if isinstance(sub, list):
+                    visit(sub, inner)
+
+    visit(ast.parse(path.read_text()).body, False)
+    return found - {module}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of ``graph`` as a path (first node repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def dfs(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state:
+                found = dfs(nxt, [*path, nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = dfs(start, [start])
+            if found:
+                return found
+    return None
+
+
+def test_engine_core_has_no_import_cycle() -> None:
+    """tensor, tape, primitive, autograd, versions and forward import each other in one
+    direction only, at module level and (but for Tensor's methods) inside functions."""
+    top = {m: _core_imports(m, in_functions=False) for m in ENGINE_CORE}
+    assert _cycle(top) is None, f"module-level import cycle: {' -> '.join(_cycle(top) or [])}"
+    assert top["primitive"] >= {"tensor", "tape", "forward"}  # the parser sees imports at all
+    every = {m: {d for d in _core_imports(m, in_functions=True)
+                 if (m, d) not in CALL_TIME_IMPORTS} for m in ENGINE_CORE}
+    assert _cycle(every) is None, f"import cycle: {' -> '.join(_cycle(every) or [])}"
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_docs_excerpts_are_the_code() -> None:
+    """A ``py`` block after ``<!-- excerpt: path ... -->`` in docs/*.md is a verbatim run of lines
+    of that file (up to indentation): the backward loop in docs/tape.md is the loop as it is."""
+    import re
+    import textwrap
+    from pathlib import Path
+
+    root = Path(mg.__file__).resolve().parents[1]
+    pattern = re.compile(r"<!-- excerpt: (\S+)[^>]*-->\n```py\n(.*?)^```", re.S | re.M)
+    found = 0
+    for page in sorted((root / "docs").glob("*.md")):
+        for path, block in pattern.findall(page.read_text()):
+            lines = (root / path).read_text().splitlines()
+            want = textwrap.dedent(block).rstrip("\n")
+            n = len(want.splitlines())
+            assert any(textwrap.dedent("\n".join(lines[i:i + n])) == want
+                       for i in range(len(lines) - n + 1)), \
+                f"{page.name}: the excerpt of {path} starting {want.splitlines()[0]!r} is not in it"
+            found += 1
+    assert found >= 1
+
+
+def test_one_contract_both_rules_get_aux_and_needs() -> None:
+    """A primitive that asks for aux and needs gets both, as keywords, in its vjp (plain and
+    recorded backward) and in its jvp; one that asks for neither gets only its params."""
+    from minigrad.forward import dual_level
+
+    seen: list[tuple[str, Any, Any]] = []
+    p = mg.Primitive("test_contract_scale", lambda x, y, *, k: (x * y * k, np.full(1, 7.0)),
+                     has_aux=True, needs=True)
+
+    @p.defvjp
+    def _vjp(xp: Any, g: Any, ans: Any, x: Any, y: Any, *, k: float, aux: Any,
+             needs: tuple) -> tuple:
+        seen.append(("vjp", float(aux[0]), needs))
+        return (g * y * k if needs[0] else None), (g * x * k if needs[1] else None)
+
+    @p.defjvp
+    def _jvp(xp: Any, t: tuple, ans: Any, x: Any, y: Any, *, k: float, aux: Any,
+             needs: tuple) -> Any:
+        seen.append(("jvp", float(aux[0]), needs))
+        return (t[0] * y * k if needs[0] else 0) + (x * t[1] * k if needs[1] else 0)
+
+    try:
+        x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        c = mg.tensor(np.array([3.0, 4.0]))
+        p(x, c, k=2.0).sum().backward()
+        assert seen == [("vjp", 7.0, (True, False))]
+        np.testing.assert_array_equal(x.grad.data, [6.0, 8.0])  # type: ignore[union-attr]
+        (g,) = mg.grad(p(x, c, k=2.0).sum(), [x], create_graph=True)
+        assert seen[-1] == ("vjp", 7.0, (True, False)) and g is not None
+        with dual_level() as level:
+            level.set_tangent(c, mg.tensor(np.array([1.0, 1.0])))
+            out = p(x.detach(), c, k=2.0)
+            np.testing.assert_array_equal(level.tangent(out).data, [2.0, 4.0])  # type: ignore
+        assert seen[-1] == ("jvp", 7.0, (False, True))
+        e = p(x, c, k=2.0)._entry
+        assert e is not None and set(e.params) == {"k", "aux", "needs"}
+        e.release()
+        assert set(e.params) == {"k", "needs"}  # the residuals are freed with saved
+        plain = (x * c)._entry
+        assert plain is not None and plain.params == {}
+    finally:
+        del mg.Primitive.registry["test_contract_scale"]
