@@ -252,11 +252,13 @@ class _GradMode:
         return wrapper  # type: ignore[return-value]
 
 
-def no_grad() -> _GradMode:
-    """Stop recording: ``with minigrad.no_grad(): ...`` or ``@minigrad.no_grad()``."""
-    return _GradMode(False)
+def no_grad(fn: Callable[..., Any] | None = None) -> Any:
+    """Stop recording: ``with minigrad.no_grad(): ...``, ``@minigrad.no_grad()`` or, as PyTorch
+    also accepts, ``@minigrad.no_grad`` without the call."""
+    return _GradMode(False) if fn is None else _GradMode(False)(fn)
 
 
-def enable_grad() -> _GradMode:
-    """Record again inside a ``no_grad`` region (context manager or decorator)."""
-    return _GradMode(True)
+def enable_grad(fn: Callable[..., Any] | None = None) -> Any:
+    """Record again inside a ``no_grad`` region (context manager or decorator, with or without
+    the call)."""
+    return _GradMode(True) if fn is None else _GradMode(True)(fn)

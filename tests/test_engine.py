@@ -623,3 +623,21 @@ def test_one_contract_both_rules_get_aux_and_needs() -> None:
         assert plain is not None and plain.params == {}
     finally:
         del mg.Primitive.registry["test_contract_scale"]
+
+
+def test_no_grad_and_enable_grad_decorate_without_the_call() -> None:
+    """``@mg.no_grad`` (no parentheses) works as ``@torch.no_grad`` does."""
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+
+    @mg.no_grad
+    def quiet(t: mg.Tensor) -> mg.Tensor:
+        return t * 2
+
+    @mg.enable_grad
+    def loud(t: mg.Tensor) -> mg.Tensor:
+        return t * 2
+
+    assert not quiet(x).requires_grad and quiet.__name__ == "quiet"
+    with mg.no_grad():
+        assert loud(x).requires_grad
+    assert mg.is_grad_enabled()
