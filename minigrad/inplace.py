@@ -31,7 +31,7 @@ from . import forward as _forward
 from . import versions
 from .forward import refuse_inplace
 from .tape import _state
-from .tensor import Tensor
+from .tensor import Tensor, _as_array
 
 
 def _check_graph(t: Tensor, who: str, values: tuple = ()) -> None:
@@ -58,7 +58,7 @@ def _check_graph(t: Tensor, who: str, values: tuple = ()) -> None:
                 "minigrad.where), or detach the value")
 
 
-def _value(v: Any) -> Any:
+def _value(v: Any, who: str) -> Any:
     """The array (or Python number) behind an in-place op's argument."""
     if isinstance(v, Tensor):
         return v.data
@@ -66,19 +66,14 @@ def _value(v: Any) -> Any:
         return v  # weak, as in every op: float32.add_(0.5) stays float32
     if isinstance(v, np.ndarray | np.generic):
         return v
-    arr = np.asarray(v)
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.float32)
-    elif arr.dtype.kind not in "biu":
-        raise TypeError(f"in-place op: cannot use a {type(v).__name__} as a value")
-    return arr
+    return _as_array(v, who=who)  # a list: mg.tensor's default dtypes and checks
 
 
 def _check_value(t: Tensor, who: str, values: tuple, cast_kind: bool,
                  true_div: bool = False) -> tuple:
     """The values as arrays, checked: broadcastable to ``t`` and (when asked) castable."""
     a = t.data
-    vals = tuple(_value(v) for v in values)
+    vals = tuple(_value(v, who) for v in values)
     for v in vals:
         shape = np.shape(v)
         try:
@@ -91,7 +86,10 @@ def _check_value(t: Tensor, who: str, values: tuple, cast_kind: bool,
         if not cast_kind and isinstance(v, np.ndarray | np.generic) and v.dtype.kind not in "biuf":
             raise TypeError(f"{who}: cannot write values of dtype {v.dtype} into a tensor")
     if cast_kind:
-        res = np.result_type(a, *vals)
+        from .primitive import result_dtype  # at call time: primitive imports tensor, which
+        # imports this module at its end
+
+        res = result_dtype((a, *vals))  # the one promotion rule (PyTorch's), as every op
         if true_div and res.kind in "biu":  # int / int is a float (float32), as in PyTorch
             res = np.dtype(np.float32)
         if not np.can_cast(res, a.dtype, casting="same_kind"):
@@ -114,7 +112,7 @@ def add_(t: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``t += alpha * other`` in place."""
     if alpha != 1:
         _check_graph(t, "add_", (other,))
-        other = _value(other) * alpha
+        other = _value(other, "add_") * alpha
     return _ufunc(t, "add_", np.add, other)
 
 
@@ -122,7 +120,7 @@ def sub_(t: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``t -= alpha * other`` in place."""
     if alpha != 1:
         _check_graph(t, "sub_", (other,))
-        other = _value(other) * alpha
+        other = _value(other, "sub_") * alpha
     return _ufunc(t, "sub_", np.subtract, other)
 
 
@@ -157,7 +155,7 @@ def clamp_(t: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 def _assign(t: Tensor, who: str, index: Any, value: Any) -> Tensor:
     _check_graph(t, who, (value,))
     a = t.data
-    v = _value(value)
+    v = _value(value, who)
     if isinstance(v, np.ndarray | np.generic) and v.dtype.kind not in "biuf":
         raise TypeError(f"{who}: cannot write values of dtype {v.dtype} into a tensor")
     if index is Ellipsis:
